@@ -1,0 +1,287 @@
+/*
+ * Linux kernel AIO backend ("linux"): io_setup/io_submit/io_getevents through raw
+ * syscalls, no libaio. Every iocb carries IOCB_FLAG_RESFD so each completion bumps
+ * one eventfd, which JavaScript waits on when completions arrive later than the
+ * submitting call.
+ */
+#define _GNU_SOURCE
+#include <linux/aio_abi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+struct aio_backend {
+	aio_context_t ctx;
+	int event_fd;
+	uint32_t capacity;
+	uint32_t refused_count;
+	uint64_t submit_calls;
+	/* Indexed by user_data: io_cancel identifies a request by the iocb address it was submitted with. */
+	struct iocb *iocbs;
+	struct iocb **batch;
+	struct io_event *events;
+	/* Operations io_submit refused outright; reported by the next reap so every op completes once. */
+	struct caio_done *refused;
+};
+
+static long sys_io_setup(unsigned nr, aio_context_t *ctx)
+{
+	return syscall(SYS_io_setup, nr, ctx);
+}
+
+static long sys_io_destroy(aio_context_t ctx)
+{
+	return syscall(SYS_io_destroy, ctx);
+}
+
+static long sys_io_submit(aio_context_t ctx, long nr, struct iocb **iocbs)
+{
+	return syscall(SYS_io_submit, ctx, nr, iocbs);
+}
+
+static long sys_io_getevents(aio_context_t ctx, long min_nr, long nr, struct io_event *events)
+{
+	struct timespec no_wait = { 0, 0 };
+	return syscall(SYS_io_getevents, ctx, min_nr, nr, events, &no_wait);
+}
+
+static long sys_io_cancel(aio_context_t ctx, struct iocb *iocb, struct io_event *result)
+{
+	return syscall(SYS_io_cancel, ctx, iocb, result);
+}
+
+static void free_backend(struct aio_backend *b)
+{
+	free(b->iocbs);
+	free(b->batch);
+	free(b->events);
+	free(b->refused);
+	free(b);
+}
+
+static int alloc_tables(struct aio_backend *b, uint32_t capacity)
+{
+	b->iocbs = calloc(capacity, sizeof(*b->iocbs));
+	b->batch = calloc(capacity, sizeof(*b->batch));
+	b->events = calloc(capacity, sizeof(*b->events));
+	b->refused = calloc(capacity, sizeof(*b->refused));
+	if (!b->iocbs || !b->batch || !b->events || !b->refused)
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * Creates a context for `capacity` operations in flight and stores its handle in
+ * *out. Returns 0 or -errno: -EAGAIN when fs.aio-max-nr is exhausted, -ENOSYS or
+ * -EPERM when the kernel or a seccomp sandbox refuses AIO.
+ */
+CAIO_EXPORT int caio_aio_open(uint32_t capacity, void **out)
+{
+	struct aio_backend *b;
+	int ret;
+
+	if (capacity == 0 || capacity > 65536)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->capacity = capacity;
+	b->event_fd = -1;
+	ret = alloc_tables(b, capacity);
+	if (ret < 0)
+		goto err;
+	if (sys_io_setup(capacity, &b->ctx) < 0) {
+		ret = -errno;
+		goto err;
+	}
+	/* Blocking on purpose: JavaScript waits for it with a read on Bun's fs thread pool. */
+	b->event_fd = eventfd(0, EFD_CLOEXEC);
+	if (b->event_fd < 0) {
+		ret = -errno;
+		goto err_destroy;
+	}
+	*out = b;
+	return 0;
+err_destroy:
+	sys_io_destroy(b->ctx);
+err:
+	free_backend(b);
+	return ret;
+}
+
+static void prep_iocb(struct aio_backend *b, struct iocb *cb, const struct caio_op *op)
+{
+	static const uint16_t opcodes[] = {
+		[CAIO_OP_READ] = IOCB_CMD_PREAD,
+		[CAIO_OP_WRITE] = IOCB_CMD_PWRITE,
+		[CAIO_OP_FSYNC] = IOCB_CMD_FSYNC,
+		[CAIO_OP_FDSYNC] = IOCB_CMD_FDSYNC,
+	};
+
+	memset(cb, 0, sizeof(*cb));
+	cb->aio_data = op->user_data;
+	cb->aio_lio_opcode = opcodes[op->opcode];
+	cb->aio_fildes = (uint32_t)op->fd;
+	/* The kernel rejects fsync iocbs whose buffer, length or offset is set (4.18+). */
+	if (op->opcode == CAIO_OP_READ || op->opcode == CAIO_OP_WRITE) {
+		cb->aio_buf = op->buf;
+		cb->aio_nbytes = op->len;
+		cb->aio_offset = (int64_t)op->offset;
+	}
+	cb->aio_flags = IOCB_FLAG_RESFD;
+	cb->aio_resfd = (uint32_t)b->event_fd;
+	if (op->ioprio) {
+		cb->aio_flags |= IOCB_FLAG_IOPRIO;
+		cb->aio_reqprio = op->ioprio;
+	}
+}
+
+static int validate_ops(const struct aio_backend *b, const struct caio_op *ops, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (ops[i].user_data >= b->capacity || ops[i].opcode > CAIO_OP_FDSYNC)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+static void complete_early(struct aio_backend *b, const struct iocb *cb, int32_t res)
+{
+	b->refused[b->refused_count].user_data = (uint32_t)cb->aio_data;
+	b->refused[b->refused_count].res = res;
+	b->refused_count++;
+}
+
+/*
+ * Submits ops[0..n) with as few io_submit calls as the kernel allows. Returns how
+ * many ops were consumed from the front of the array: each of them completes
+ * exactly once through caio_aio_reap (an op the kernel refused at submit time,
+ * such as EBADF, completes with that error). The rest stay with the caller, to be
+ * offered again after completions free kernel resources. Returns -EAGAIN only when
+ * nothing at all could be submitted for lack of resources.
+ */
+CAIO_EXPORT int caio_aio_submit(void *handle, const struct caio_op *ops, uint32_t n)
+{
+	struct aio_backend *b = handle;
+	uint32_t done = 0;
+
+	if (n > b->capacity || validate_ops(b, ops, n) < 0)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		struct iocb *cb = &b->iocbs[ops[i].user_data];
+		prep_iocb(b, cb, &ops[i]);
+		b->batch[i] = cb;
+	}
+	while (done < n) {
+		long ret = sys_io_submit(b->ctx, n - done, b->batch + done);
+		b->submit_calls++;
+		if (ret > 0) {
+			done += (uint32_t)ret;
+			continue;
+		}
+		if (ret == 0 || errno == EAGAIN)
+			break;
+		if (errno == EINTR)
+			continue;
+		/* io_submit reports the error of the first iocb it could not queue. */
+		complete_early(b, b->batch[done], -errno);
+		done++;
+	}
+	if (done == 0 && n > 0)
+		return -EAGAIN;
+	return (int)done;
+}
+
+static uint32_t take_refused(struct aio_backend *b, struct caio_done *out, uint32_t max)
+{
+	uint32_t n = b->refused_count < max ? b->refused_count : max;
+
+	memcpy(out, b->refused, n * sizeof(*out));
+	memmove(b->refused, b->refused + n, (b->refused_count - n) * sizeof(*out));
+	b->refused_count -= n;
+	return n;
+}
+
+/*
+ * Copies up to `max` completions into out[] without blocking. Returns the count
+ * (0 when none are ready) or -errno.
+ */
+CAIO_EXPORT int caio_aio_reap(void *handle, struct caio_done *out, uint32_t max)
+{
+	struct aio_backend *b = handle;
+	uint32_t n = take_refused(b, out, max);
+	long got;
+
+	if (n == max)
+		return (int)n;
+	if (max - n > b->capacity)
+		max = n + b->capacity;
+	got = sys_io_getevents(b->ctx, 0, max - n, b->events);
+	if (got < 0)
+		return n > 0 ? (int)n : -errno;
+	for (long i = 0; i < got; i++) {
+		out[n].user_data = (uint32_t)b->events[i].data;
+		/* Results are bounded by the 0x7ffff000-byte request limit, so they fit. */
+		out[n].res = (int32_t)b->events[i].res;
+		n++;
+	}
+	return (int)n;
+}
+
+/*
+ * Asks the kernel to cancel the in-flight op in slot `user_data`. Returns 0 when
+ * cancelled (its completion is still delivered by reap) or -errno; regular-file
+ * I/O is not cancellable, so -EINVAL/-EAGAIN are the common answer and the op
+ * simply completes later.
+ */
+CAIO_EXPORT int caio_aio_cancel(void *handle, uint32_t user_data)
+{
+	struct aio_backend *b = handle;
+	struct io_event ev;
+
+	if (user_data >= b->capacity)
+		return -EINVAL;
+	if (sys_io_cancel(b->ctx, &b->iocbs[user_data], &ev) < 0)
+		return errno == EINPROGRESS ? 0 : -errno;
+	/* Kernels before 4.19 hand the cancelled event back here instead of the ring. */
+	complete_early(b, &b->iocbs[user_data], (int32_t)ev.res);
+	return 0;
+}
+
+/* The eventfd that every completion increments; owned by the backend. */
+CAIO_EXPORT int caio_aio_wake_fd(void *handle)
+{
+	return ((struct aio_backend *)handle)->event_fd;
+}
+
+/* Copies the backend's counters into *out. */
+CAIO_EXPORT int caio_aio_info(void *handle, struct caio_info *out)
+{
+	struct aio_backend *b = handle;
+
+	out->submit_calls = b->submit_calls;
+	out->capacity = b->capacity;
+	out->features = 0;
+	return 0;
+}
+
+/*
+ * Destroys the context. io_destroy waits for every request still in the kernel,
+ * so no buffer is written after this returns; the handle is freed.
+ */
+CAIO_EXPORT int caio_aio_close(void *handle)
+{
+	struct aio_backend *b = handle;
+	int ret = 0;
+
+	if (sys_io_destroy(b->ctx) < 0)
+		ret = -errno;
+	close(b->event_fd);
+	free_backend(b);
+	return ret;
+}

@@ -1,0 +1,47 @@
+/**
+ * The interface every backend gives the scheduler, and the shared memory layout
+ * of staged operations and completions (mirrors struct caio_op / caio_done in c/common.h).
+ */
+export type BackendName = "uring" | "linux" | "thread" | "js";
+
+/** u32 words per staged operation (32 bytes). */
+export const STAGE_WORDS = 8;
+export const STAGE_BUF_LO = 0;
+export const STAGE_BUF_HI = 1;
+export const STAGE_OFFSET_LO = 2;
+export const STAGE_OFFSET_HI = 3;
+export const STAGE_LEN = 4;
+export const STAGE_FD = 5;
+export const STAGE_USER_DATA = 6;
+/** opcode in the low 16 bits, ioprio in the high 16 bits */
+export const STAGE_OPCODE_PRIO = 7;
+
+/** i32 words per completion (8 bytes): user_data, res. */
+export const DONE_WORDS = 2;
+
+export const OP_READ = 0;
+export const OP_WRITE = 1;
+export const OP_FSYNC = 2;
+export const OP_FDSYNC = 3;
+
+export interface Backend {
+  readonly name: BackendName;
+  /** Operations the backend accepts in flight; slot indexes are 0 .. capacity-1. */
+  readonly capacity: number;
+  /** Staged operations, STAGE_WORDS per op, read by submit(). */
+  readonly stage: Uint32Array;
+  /** Completions written by reap(), DONE_WORDS per completion. */
+  readonly done: Int32Array;
+  /** Descriptor that becomes readable (8-byte counter) when completions arrive later. */
+  readonly wakeFd: number;
+  /** Submits stage[0 .. count); returns how many were consumed from the front, or -errno. */
+  submit(count: number): number;
+  /** Copies ready completions into `done` without blocking; returns the count. */
+  reap(): number;
+  /** Best effort: asks the kernel to cancel the op in `slot`; its completion still arrives via reap(). */
+  cancel(slot: number): void;
+  /** Submitting syscalls made so far. */
+  submitCalls(): number;
+  /** Frees the kernel context; call only when nothing is in flight. */
+  close(): void;
+}

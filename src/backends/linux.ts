@@ -1,0 +1,48 @@
+/** Kernel AIO ("linux"): io_submit with an eventfd per context. */
+import { readFileSync } from "node:fs";
+import { setupError } from "../errors.ts";
+import { nativeContract } from "../native.ts";
+import type { Backend } from "./backend.ts";
+import { NativeBackend } from "./native-backend.ts";
+
+const EAGAIN = -11;
+const EPERM = -1;
+const ENOSYS = -38;
+
+function readSysctl(path: string): string {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+function explainIoSetupError(negativeErrno: number, capacity: number): Error {
+  if (negativeErrno === EAGAIN) {
+    const max = readSysctl("/proc/sys/fs/aio-max-nr");
+    const used = readSysctl("/proc/sys/fs/aio-nr");
+    return setupError(
+      negativeErrno,
+      "io_setup",
+      `the system-wide AIO limit fs.aio-max-nr is exhausted (limit ${max}, in use ${used}, ` +
+        `this context asked for ${capacity}); raise it with "sysctl -w fs.aio-max-nr=1048576", ` +
+        `lower maxRequests, or use another backend`,
+    );
+  }
+  if (negativeErrno === ENOSYS || negativeErrno === EPERM) {
+    return setupError(
+      negativeErrno,
+      "io_setup",
+      "the kernel or sandbox refuses Linux AIO (kernel built without CONFIG_AIO, gVisor, " +
+        "or a seccomp profile such as a container's); use another backend",
+    );
+  }
+  return setupError(negativeErrno, "io_setup", "could not create a Linux AIO context");
+}
+
+/** Opens a kernel AIO context for `capacity` operations in flight; throws an explained error if refused. */
+export function openLinuxBackend(capacity: number): Backend {
+  const found = nativeContract("caio_aio");
+  if ("reason" in found) throw new Error(`caio: the "linux" backend is unavailable: ${found.reason}`);
+  return new NativeBackend("linux", found.contract, capacity, (errno) => explainIoSetupError(errno, capacity));
+}

@@ -1,0 +1,70 @@
+/**
+ * A Backend over one native contract (c/common.h). Shared by every C backend; they
+ * differ only in their symbol prefix and how they explain a refused setup.
+ */
+import { ptr, type Pointer } from "bun:ffi";
+import type { NativeContract } from "../native.ts";
+import { DONE_WORDS, STAGE_WORDS, type Backend, type BackendName } from "./backend.ts";
+
+/** Address of a typed array whose storage will not move (see Bun issue #32054: touch .buffer first). */
+export function stableAddress(view: ArrayBufferView): number {
+  void view.buffer;
+  return ptr(view as Uint8Array);
+}
+
+export class NativeBackend implements Backend {
+  readonly stage: Uint32Array;
+  readonly done: Int32Array;
+  readonly wakeFd: number;
+  #handle: Pointer | 0;
+  #stageAddress: number;
+  #doneAddress: number;
+  #info = new BigUint64Array(2);
+  #infoAddress = stableAddress(this.#info);
+
+  constructor(
+    readonly name: BackendName,
+    private readonly native: NativeContract,
+    readonly capacity: number,
+    explainOpenError: (negativeErrno: number) => Error,
+  ) {
+    const out = new BigUint64Array(1);
+    const rc = native.open(capacity, stableAddress(out) as Pointer);
+    if (rc < 0) throw explainOpenError(rc);
+    this.#handle = Number(out[0]) as Pointer;
+    this.stage = new Uint32Array(capacity * STAGE_WORDS);
+    this.done = new Int32Array(capacity * DONE_WORDS);
+    this.#stageAddress = stableAddress(this.stage);
+    this.#doneAddress = stableAddress(this.done);
+    this.wakeFd = native.wake_fd(this.#handle);
+  }
+
+  submit(count: number): number {
+    return this.native.submit(this.#live(), this.#stageAddress as Pointer, count);
+  }
+
+  reap(): number {
+    return this.native.reap(this.#live(), this.#doneAddress as Pointer, this.capacity);
+  }
+
+  cancel(slot: number): void {
+    this.native.cancel(this.#live(), slot);
+  }
+
+  submitCalls(): number {
+    this.native.info(this.#live(), this.#infoAddress as Pointer);
+    return Number(this.#info[0]);
+  }
+
+  close(): void {
+    if (this.#handle === 0) return;
+    const handle = this.#handle;
+    this.#handle = 0;
+    this.native.close(handle);
+  }
+
+  #live(): Pointer {
+    if (this.#handle === 0) throw new Error("caio: native backend used after close (a bug in caio)");
+    return this.#handle;
+  }
+}

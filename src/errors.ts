@@ -1,0 +1,80 @@
+/**
+ * Node-shaped errors: argument errors are raised before anything reaches C,
+ * system errors carry `code`, `errno` (negative) and `syscall`.
+ */
+import { getSystemErrorMessage, getSystemErrorName, inspect } from "node:util";
+
+export type Syscall = "read" | "write" | "fsync" | "fdatasync";
+
+/** A failed system call, shaped like Node's fs errors. */
+export interface SystemError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+}
+
+/** An error with a Node-style `code` (`ERR_INVALID_ARG_TYPE`, `ERR_CONTEXT_CLOSED`, ...). */
+export interface CodedError extends Error {
+  code: string;
+}
+
+function withCode<E extends Error>(error: E, code: string): E & { code: string } {
+  return Object.assign(error, { code });
+}
+
+function describeReceived(value: unknown): string {
+  if (value === null || value === undefined) return `Received ${value}`;
+  if (typeof value === "function") return `Received function ${value.name || "<anonymous>"}`;
+  if (typeof value === "object") {
+    const name = (value as object).constructor?.name;
+    return name ? `Received an instance of ${name}` : `Received ${inspect(value, { depth: -1 })}`;
+  }
+  const shown = inspect(value).slice(0, 28);
+  return `Received type ${typeof value} (${shown})`;
+}
+
+export function invalidArgType(name: string, expected: string, value: unknown): CodedError {
+  return withCode(
+    new TypeError(`The "${name}" argument must be ${expected}. ${describeReceived(value)}`),
+    "ERR_INVALID_ARG_TYPE",
+  );
+}
+
+export function outOfRange(name: string, range: string, value: unknown): CodedError {
+  const shown = typeof value === "bigint" ? `${value}n` : String(value);
+  return withCode(
+    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${shown}`),
+    "ERR_OUT_OF_RANGE",
+  );
+}
+
+export function invalidState(message: string): CodedError {
+  return withCode(new TypeError(message), "ERR_INVALID_STATE");
+}
+
+export function contextClosed(): CodedError {
+  return withCode(new Error("The caio Context is closed"), "ERR_CONTEXT_CLOSED");
+}
+
+/** Rejection for an operation whose AbortSignal fired; `cause` is the signal's reason. */
+export class AbortError extends Error {
+  readonly code = "ABORT_ERR";
+  constructor(message = "The operation was aborted", options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "AbortError";
+  }
+}
+
+/** Turns the Error captured at the call site into the system error, so its stack points at the caller. */
+export function toSystemError(site: Error, negativeErrno: number, syscall: string): SystemError {
+  const code = getSystemErrorName(negativeErrno);
+  site.message = `${code}: ${getSystemErrorMessage(negativeErrno)}, ${syscall}`;
+  return Object.assign(site, { code, errno: negativeErrno, syscall });
+}
+
+/** A system error raised outside an operation (context setup), with an explanation appended. */
+export function setupError(negativeErrno: number, syscall: string, explanation: string): SystemError {
+  const error = toSystemError(new Error(), negativeErrno, syscall);
+  error.message += `: ${explanation}`;
+  return error;
+}
