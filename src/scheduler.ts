@@ -18,6 +18,7 @@ import {
   STAGE_WORDS,
   type Backend,
 } from "./backends/backend.ts";
+import { diagnoseInvalid } from "./diagnose.ts";
 import { AbortError, invalidState, toSystemError } from "./errors.ts";
 
 const QUEUED = 0;
@@ -34,6 +35,7 @@ export const RESULT_VOID = 2;
 const SYSCALL_NAMES = ["read", "write", "fsync", "fdatasync"];
 const TWO_POW_32 = 4294967296;
 const EAGAIN = -11;
+const EINVAL = -22;
 const ONE_WAKE = new BigUint64Array([1n]);
 
 export interface Stats {
@@ -327,7 +329,7 @@ export class Scheduler {
     this.#finish(op, SETTLED);
     if (abandoned) return;
     if (result < 0) {
-      op.reject(toSystemError(op.site, result, SYSCALL_NAMES[op.opcode]!));
+      op.reject(this.#systemError(op, result, view));
     } else if (op.resultKind === RESULT_BYTES) {
       op.resolve((view as Buffer).subarray(0, result));
     } else if (op.resultKind === RESULT_COUNT) {
@@ -335,6 +337,15 @@ export class Scheduler {
     } else {
       op.resolve(undefined);
     }
+  }
+
+  #systemError(op: Operation, result: number, view: ArrayBufferView | null): Error {
+    const syscall = SYSCALL_NAMES[op.opcode]!;
+    if (result !== EINVAL || op.opcode > OP_WRITE) return toSystemError(op.site, result, syscall);
+    const { errno, hint } = diagnoseInvalid(op.fd, view, op.offset, op.length);
+    const error = toSystemError(op.site, errno, syscall);
+    if (hint) error.message += `: ${hint}`;
+    return error;
   }
 
   /** Marks op finished and drops what it held; the caller settles its promise. */

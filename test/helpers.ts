@@ -1,0 +1,87 @@
+/** Shared fixtures: the backend matrix and temporary files that clean themselves up. */
+import { closeSync, fstatSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BACKEND_NAMES } from "../src/backends/index.ts";
+import { Context, type BackendName } from "../src/index.ts";
+
+export interface BackendCase {
+  name: BackendName;
+  available: boolean;
+  reason?: string;
+}
+
+async function probe(name: BackendName): Promise<BackendCase> {
+  try {
+    await new Context({ backend: name, maxRequests: 1 }).close();
+    return { name, available: true };
+  } catch (error) {
+    return { name, available: false, reason: (error as Error).message };
+  }
+}
+
+/** Every backend caio knows, with whether it initialises on this machine and why not. */
+export const backends: BackendCase[] = await Promise.all(BACKEND_NAMES.map(probe));
+
+export const availableBackends = backends.filter((b) => b.available).map((b) => b.name);
+
+/** Prints why a backend's suite is skipped, so a skip is never silent. */
+export function reportSkip(backend: BackendCase): void {
+  if (!backend.available) console.log(`[skip] ${backend.name} backend: ${backend.reason}`);
+}
+
+export const repoRoot = join(import.meta.dir, "..");
+
+/** A scratch directory on the repository's filesystem (tmpfs would change O_DIRECT behaviour). */
+export function tempDir(): string & Disposable {
+  const dir = mkdtempSync(join(tmpdir(), "caio-test-"));
+  return Object.assign(dir, { [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) });
+}
+
+export interface TempFile extends Disposable {
+  path: string;
+  fd: number;
+}
+
+/** Opens a new file (optionally with initial contents) in its own temp dir; disposal closes and removes it. */
+export function tempFile(contents?: Uint8Array | string, flags = "w+"): TempFile {
+  const dir = mkdtempSync(join(tmpdir(), "caio-test-"));
+  const path = join(dir, "data");
+  if (contents !== undefined) writeFileSync(path, contents);
+  const fd = openSync(path, contents === undefined ? flags : flags.replace("w", "r"));
+  return {
+    path,
+    fd,
+    [Symbol.dispose]() {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The 16-byte record stored at offset i * 16 by recordBytes. */
+export function record(i: number): string {
+  return `rec:${String(i).padStart(11, "0")}\n`;
+}
+
+/** Deterministic contents: `count` records of 16 bytes each. */
+export function recordBytes(count: number): Buffer {
+  const out = Buffer.alloc(count * 16);
+  for (let i = 0; i < count; i++) out.write(record(i), i * 16, "latin1");
+  return out;
+}
+
+/** A descriptor number that is not open in this process. */
+export function unusedFd(): number {
+  for (let fd = 100_000; ; fd++) {
+    try {
+      fstatSync(fd);
+    } catch {
+      return fd;
+    }
+  }
+}
+
+export function isRoot(): boolean {
+  return process.getuid?.() === 0;
+}
