@@ -48,6 +48,32 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend with O_DIRE
     }
   });
 
+  it("20,000 asynchronous completions from 64 workers all arrive through the wake path", async () => {
+    const blocks = 1024;
+    const data = pattern(blocks);
+    using file = tempFile(data);
+    const fd = openDirect(file.path);
+    try {
+      await using ctx = open(64);
+      let mismatches = 0;
+      let done = 0;
+      const worker = async (id: number) => {
+        const buffer = allocAligned(BLOCK);
+        for (let i = id; i < 20_000; i += 64) {
+          const block = (i * 7919) % blocks;
+          await ctx.readInto(buffer, fd, block * BLOCK);
+          if (buffer.readUInt32LE(0) !== (block * BLOCK) / 4) mismatches++;
+          done++;
+        }
+      };
+      await Promise.all(Array.from({ length: 64 }, (_, id) => worker(id)));
+      expect({ done, mismatches }).toEqual({ done: 20_000, mismatches: 0 });
+      expect(ctx.stats).toMatchObject({ submitted: 20_000, completed: 20_000, inFlight: 0 });
+    } finally {
+      closeSync(fd);
+    }
+  });
+
   it("aligned writes land on disk", async () => {
     using file = tempFile();
     const fd = openDirect(file.path);

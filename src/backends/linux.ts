@@ -17,7 +17,7 @@ function readSysctl(path: string): string {
   }
 }
 
-function explainIoSetupError(negativeErrno: number, capacity: number): Error {
+export function explainIoSetupError(negativeErrno: number, capacity: number): Error {
   if (negativeErrno === EAGAIN) {
     const max = readSysctl("/proc/sys/fs/aio-max-nr");
     const used = readSysctl("/proc/sys/fs/aio-nr");
