@@ -65,16 +65,14 @@ export class AbortError extends Error {
   }
 }
 
-/** Turns the Error captured at the call site into the system error, so its stack points at the caller. */
-export function toSystemError(site: Error, negativeErrno: number, syscall: string): SystemError {
+/**
+ * A failed system call as Node reports it: `EBADF: bad file descriptor, read`, with
+ * an optional explanation appended. Created in the awaiting public method, so the
+ * stack (with its async frames) leads back to the caller.
+ */
+export function systemError(negativeErrno: number, syscall: string, explanation?: string): SystemError {
   const code = getSystemErrorName(negativeErrno);
-  site.message = `${code}: ${getSystemErrorMessage(negativeErrno)}, ${syscall}`;
-  return Object.assign(site, { code, errno: negativeErrno, syscall });
-}
-
-/** A system error raised outside an operation (context setup), with an explanation appended. */
-export function setupError(negativeErrno: number, syscall: string, explanation: string): SystemError {
-  const error = toSystemError(new Error(), negativeErrno, syscall);
-  error.message += `: ${explanation}`;
-  return error;
+  let message = `${code}: ${getSystemErrorMessage(negativeErrno)}, ${syscall}`;
+  if (explanation) message += `: ${explanation}`;
+  return Object.assign(new Error(message), { code, errno: negativeErrno, syscall });
 }

@@ -13,8 +13,9 @@
 import { ptr } from "bun:ffi";
 import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_WRITE } from "./backends/backend.ts";
 import { isBackendName, openBackend, openBestBackend, type Backend, type BackendName } from "./backends/index.ts";
-import { contextClosed, invalidArgType, outOfRange, type CodedError } from "./errors.ts";
-import { RESULT_BYTES, RESULT_COUNT, RESULT_VOID, Scheduler, type OperationRequest, type Stats } from "./scheduler.ts";
+import { diagnoseInvalid } from "./diagnose.ts";
+import { contextClosed, invalidArgType, outOfRange, systemError } from "./errors.ts";
+import { Scheduler, type Opcode, type Stats } from "./scheduler.ts";
 import {
   checkFd,
   checkLength,
@@ -39,15 +40,12 @@ export interface ContextOptions {
 }
 
 const DEFAULT_MAX_REQUESTS = 128;
+const EINVAL = -22;
 const MAX_REQUESTS_LIMIT = 65536;
 /** O_DIRECT needs buffers aligned to the logical block size; a page covers every device. */
 const DIRECT_IO_ALIGNMENT = 4096;
 
 const dropped = new FinalizationRegistry<Backend>((backend) => Scheduler.release(backend));
-
-function rejectWith(error: CodedError | Error): Promise<never> {
-  return Promise.reject(error);
-}
 
 function checkContextOptions(options: unknown): { maxRequests: number; backend?: BackendName } {
   if (options === undefined) return { maxRequests: DEFAULT_MAX_REQUESTS };
@@ -118,37 +116,56 @@ export class Context {
    * Writes `payload` at `offset` of `fd`. Resolves with the bytes written (one
    * pwrite's result: it can be short, e.g. on a full disk).
    */
-  write(payload: string | ArrayBufferView | ArrayBuffer, fd: number, offset: number | bigint, options?: OperationOptions): Promise<number> {
+  async write(
+    payload: string | ArrayBufferView | ArrayBuffer,
+    fd: number,
+    offset: number | bigint,
+    options?: OperationOptions,
+  ): Promise<number> {
     const bytes = toWritableBytes(payload);
-    if (bytes instanceof Error) return rejectWith(bytes);
-    return this.#io(OP_WRITE, fd, offset, bytes, RESULT_COUNT, options) as Promise<number>;
+    if (bytes instanceof Error) throw bytes;
+    const position = this.#checkTarget(fd, offset, options);
+    const result = await this.#submit(OP_WRITE, fd, position, bytes, options);
+    if (result < 0) throw transferError(result, "write", fd, bytes, position);
+    return result;
   }
 
   /**
    * Reads up to `nbytes` at `offset` of `fd` into a new Buffer holding exactly the
    * bytes read: short at end of file, empty past it.
    */
-  read(nbytes: number, fd: number, offset: number | bigint, options?: OperationOptions): Promise<Buffer> {
+  async read(nbytes: number, fd: number, offset: number | bigint, options?: OperationOptions): Promise<Buffer> {
     const error = checkLength("nbytes", nbytes);
-    if (error) return rejectWith(error);
-    return this.#io(OP_READ, fd, offset, null, RESULT_BYTES, options, nbytes) as Promise<Buffer>;
+    if (error) throw error;
+    const position = this.#checkTarget(fd, offset, options);
+    const buffer = allocReadBuffer(nbytes);
+    const result = await this.#submit(OP_READ, fd, position, buffer, options);
+    if (result < 0) throw transferError(result, "read", fd, buffer, position);
+    return buffer.subarray(0, result);
   }
 
   /** Reads into `buffer` (up to its length) at `offset` of `fd`; resolves with the bytes read. */
-  readInto(buffer: ArrayBufferView, fd: number, offset: number | bigint, options?: OperationOptions): Promise<number> {
+  async readInto(buffer: ArrayBufferView, fd: number, offset: number | bigint, options?: OperationOptions): Promise<number> {
     const error = checkView("buffer", buffer);
-    if (error) return rejectWith(error);
-    return this.#io(OP_READ, fd, offset, buffer, RESULT_COUNT, options) as Promise<number>;
+    if (error) throw error;
+    const position = this.#checkTarget(fd, offset, options);
+    const result = await this.#submit(OP_READ, fd, position, buffer, options);
+    if (result < 0) throw transferError(result, "read", fd, buffer, position);
+    return result;
   }
 
   /** fsync(2): flushes data and metadata of `fd`. */
-  fsync(fd: number, options?: OperationOptions): Promise<void> {
-    return this.#io(OP_FSYNC, fd, 0, null, RESULT_VOID, options) as Promise<void>;
+  async fsync(fd: number, options?: OperationOptions): Promise<void> {
+    this.#checkTarget(fd, 0, options);
+    const result = await this.#submit(OP_FSYNC, fd, 0, null, options);
+    if (result < 0) throw systemError(result, "fsync");
   }
 
   /** fdatasync(2): flushes the data of `fd` (and metadata only when needed to read it back). */
-  fdsync(fd: number, options?: OperationOptions): Promise<void> {
-    return this.#io(OP_FDSYNC, fd, 0, null, RESULT_VOID, options) as Promise<void>;
+  async fdsync(fd: number, options?: OperationOptions): Promise<void> {
+    this.#checkTarget(fd, 0, options);
+    const result = await this.#submit(OP_FDSYNC, fd, 0, null, options);
+    if (result < 0) throw systemError(result, "fdatasync");
   }
 
   /**
@@ -163,31 +180,25 @@ export class Context {
     return this.close();
   }
 
-  #io(
-    opcode: OperationRequest["opcode"],
-    fd: unknown,
-    offset: unknown,
-    view: ArrayBufferView | null,
-    resultKind: OperationRequest["resultKind"],
-    options: unknown,
-    readLength?: number,
-  ): Promise<unknown> {
-    const site = new Error();
+  /** Validates what every operation shares and returns the offset as a number. */
+  #checkTarget(fd: unknown, offset: unknown, options: unknown): number {
     const error = checkFd(fd) ?? checkOffset(offset) ?? checkOptions(options);
-    if (error) return rejectWith(error);
-    if (this.#scheduler.closing) return rejectWith(contextClosed());
-    const { signal, priority = 0 } = (options ?? {}) as OperationOptions;
-    return this.#scheduler.enqueue({
-      opcode,
-      fd: fd as number,
-      offset: Number(offset),
-      view: readLength === undefined ? view : allocReadBuffer(readLength),
-      priority,
-      resultKind,
-      signal,
-      site,
-    });
+    if (error) throw error;
+    if (this.#scheduler.closing) throw contextClosed();
+    return Number(offset);
   }
+
+  #submit(opcode: Opcode, fd: number, offset: number, view: ArrayBufferView | null, options?: OperationOptions) {
+    if (options === undefined) return this.#scheduler.enqueue(opcode, fd, offset, view, 0, undefined);
+    return this.#scheduler.enqueue(opcode, fd, offset, view, options.priority ?? 0, options.signal);
+  }
+}
+
+/** The error for a failed read or write; a bare EINVAL is explained (directory, O_DIRECT alignment). */
+function transferError(result: number, syscall: "read" | "write", fd: number, view: ArrayBufferView, offset: number) {
+  if (result !== EINVAL) return systemError(result, syscall);
+  const { errno, hint } = diagnoseInvalid(fd, view, offset, view.byteLength);
+  return systemError(errno, syscall, hint);
 }
 
 export { MAX_LENGTH };

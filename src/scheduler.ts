@@ -9,17 +9,8 @@
  */
 import { ptr } from "bun:ffi";
 import { read as readFd, writeSync } from "node:fs";
-import {
-  DONE_WORDS,
-  OP_FDSYNC,
-  OP_FSYNC,
-  OP_READ,
-  OP_WRITE,
-  STAGE_WORDS,
-  type Backend,
-} from "./backends/backend.ts";
-import { diagnoseInvalid } from "./diagnose.ts";
-import { AbortError, invalidState, toSystemError } from "./errors.ts";
+import { DONE_WORDS, OP_FDSYNC, OP_FSYNC, OP_READ, OP_WRITE, STAGE_WORDS, type Backend } from "./backends/backend.ts";
+import { AbortError, invalidState } from "./errors.ts";
 
 const QUEUED = 0;
 const IN_FLIGHT = 1;
@@ -27,15 +18,8 @@ const SETTLED = 2;
 /** Its promise was rejected (aborted); the slot still holds the buffer until the kernel is done. */
 const ABANDONED = 3;
 
-/** How a completion's result becomes the promise's value. */
-export const RESULT_BYTES = 0;
-export const RESULT_COUNT = 1;
-export const RESULT_VOID = 2;
-
-const SYSCALL_NAMES = ["read", "write", "fsync", "fdatasync"];
 const TWO_POW_32 = 4294967296;
 const EAGAIN = -11;
-const EINVAL = -22;
 const ONE_WAKE = new BigUint64Array([1n]);
 
 export interface Stats {
@@ -66,23 +50,11 @@ class Operation {
     public view: ArrayBufferView | null,
     readonly length: number,
     readonly priority: number,
-    readonly resultKind: number,
     readonly signal: AbortSignal | undefined,
-    /** Captured at the call so a system error's stack points at the caller. */
-    readonly site: Error,
   ) {}
 }
 
-export interface OperationRequest {
-  opcode: typeof OP_READ | typeof OP_WRITE | typeof OP_FSYNC | typeof OP_FDSYNC;
-  fd: number;
-  offset: number;
-  view: ArrayBufferView | null;
-  priority: number;
-  resultKind: typeof RESULT_BYTES | typeof RESULT_COUNT | typeof RESULT_VOID;
-  signal: AbortSignal | undefined;
-  site: Error;
-}
+export type Opcode = typeof OP_READ | typeof OP_WRITE | typeof OP_FSYNC | typeof OP_FDSYNC;
 
 export class Scheduler {
   readonly #backend: Backend;
@@ -130,24 +102,24 @@ export class Scheduler {
   }
   #finalSubmitCalls = 0;
 
-  /** Queues one operation for this tick's flush and returns its promise. */
-  enqueue(request: OperationRequest): Promise<unknown> {
-    const { signal } = request;
+  /**
+   * Queues one operation for this tick's flush. Resolves with the syscall's result:
+   * bytes moved, 0, or -errno (the caller turns that into an error, so the error is
+   * created where its stack points at the user's code). Rejects only for aborts and
+   * detached buffers.
+   */
+  enqueue(
+    opcode: Opcode,
+    fd: number,
+    offset: number,
+    view: ArrayBufferView | null,
+    priority: number,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    const length = request.view ? request.view.byteLength : 0;
-    const op = new Operation(
-      request.opcode,
-      request.fd,
-      request.offset,
-      request.view,
-      length,
-      request.priority,
-      request.resultKind,
-      signal,
-      request.site,
-    );
-    const promise = new Promise((resolve, reject) => {
-      op.resolve = resolve;
+    const op = new Operation(opcode, fd, offset, view, view ? view.byteLength : 0, priority, signal);
+    const promise = new Promise<number>((resolve, reject) => {
+      op.resolve = resolve as (value: unknown) => void;
       op.reject = reject;
     });
     if (signal) {
@@ -230,7 +202,7 @@ export class Scheduler {
 
   #submitQueued(): void {
     const batch = this.#batch;
-    while (batch.length < this.#freeSlots.length) {
+    while (this.#freeSlots.length > 0) {
       const op = this.#nextQueued();
       if (!op) break;
       if (!this.#stage(op, batch.length)) continue;
@@ -283,7 +255,7 @@ export class Scheduler {
       this.#releaseSlot(first);
       this.#queued--;
       this.#finish(first, SETTLED);
-      first.reject(toSystemError(first.site, result, SYSCALL_NAMES[first.opcode]!));
+      first.resolve(result);
       consumed = 1;
     }
     // Whatever was not consumed goes back to the front of the queue, in order.
@@ -325,27 +297,8 @@ export class Scheduler {
 
   #settle(op: Operation, result: number): void {
     const abandoned = op.state === ABANDONED;
-    const view = op.view;
     this.#finish(op, SETTLED);
-    if (abandoned) return;
-    if (result < 0) {
-      op.reject(this.#systemError(op, result, view));
-    } else if (op.resultKind === RESULT_BYTES) {
-      op.resolve((view as Buffer).subarray(0, result));
-    } else if (op.resultKind === RESULT_COUNT) {
-      op.resolve(result);
-    } else {
-      op.resolve(undefined);
-    }
-  }
-
-  #systemError(op: Operation, result: number, view: ArrayBufferView | null): Error {
-    const syscall = SYSCALL_NAMES[op.opcode]!;
-    if (result !== EINVAL || op.opcode > OP_WRITE) return toSystemError(op.site, result, syscall);
-    const { errno, hint } = diagnoseInvalid(op.fd, view, op.offset, op.length);
-    const error = toSystemError(op.site, errno, syscall);
-    if (hint) error.message += `: ${hint}`;
-    return error;
+    if (!abandoned) op.resolve(result);
   }
 
   /** Marks op finished and drops what it held; the caller settles its promise. */

@@ -102,6 +102,15 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend", (name, ba
     );
   });
 
+  it("each submission fills every free slot: 64 reads through maxRequests 16 take 4 syscalls", async () => {
+    using file = tempFile(recordBytes(64));
+    await using ctx = open(16);
+    const before = ctx.stats.submitCalls;
+    const results = await Promise.all(Array.from({ length: 64 }, (_, i) => ctx.read(16, file.fd, i * 16)));
+    expect(ctx.stats.submitCalls - before).toBe(4);
+    expect(results.map((b) => b.toString("latin1"))).toEqual(Array.from({ length: 64 }, (_, i) => record(i)));
+  });
+
   it("queues beyond maxRequests in FIFO order: 10,000 reads with maxRequests 32 all complete correctly", async () => {
     const count = 10_000;
     using file = tempFile(recordBytes(count));
@@ -143,7 +152,15 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend", (name, ba
     const closedFd = unusedFd();
     const readOnly = openSync(file.path, "r");
     try {
-      const error = await ctx.read(1, closedFd, 0).catch((e) => e);
+      // Created where the awaiting method resumes, so the async frames lead back here, as with node:fs/promises.
+      async function readClosedDescriptor() {
+        try {
+          await ctx.read(1, closedFd, 0);
+        } catch (e) {
+          return e as any;
+        }
+      }
+      const error = await readClosedDescriptor();
       expect(error).toBeInstanceOf(Error);
       expect({ code: error.code, errno: error.errno, syscall: error.syscall, message: error.message }).toEqual({
         code: "EBADF",
@@ -151,6 +168,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend", (name, ba
         syscall: "read",
         message: "EBADF: bad file descriptor, read",
       });
+      expect(error.stack).toContain("readClosedDescriptor");
       expect(error.stack).toContain("context.test.ts");
       await expect(ctx.write("x", readOnly, 0)).rejects.toMatchObject({ code: "EBADF", syscall: "write" });
       await expect(ctx.fsync(closedFd)).rejects.toMatchObject({ code: "EBADF", errno: -9, syscall: "fsync" });

@@ -1,6 +1,6 @@
 /** Kernel AIO ("linux"): io_submit with an eventfd per context. */
 import { readFileSync } from "node:fs";
-import { setupError } from "../errors.ts";
+import { systemError } from "../errors.ts";
 import { nativeContract } from "../native.ts";
 import type { Backend } from "./backend.ts";
 import { NativeBackend } from "./native-backend.ts";
@@ -21,7 +21,7 @@ export function explainIoSetupError(negativeErrno: number, capacity: number): Er
   if (negativeErrno === EAGAIN) {
     const max = readSysctl("/proc/sys/fs/aio-max-nr");
     const used = readSysctl("/proc/sys/fs/aio-nr");
-    return setupError(
+    return systemError(
       negativeErrno,
       "io_setup",
       `the system-wide AIO limit fs.aio-max-nr is exhausted (limit ${max}, in use ${used}, ` +
@@ -30,14 +30,14 @@ export function explainIoSetupError(negativeErrno: number, capacity: number): Er
     );
   }
   if (negativeErrno === ENOSYS || negativeErrno === EPERM) {
-    return setupError(
+    return systemError(
       negativeErrno,
       "io_setup",
       "the kernel or sandbox refuses Linux AIO (kernel built without CONFIG_AIO, gVisor, " +
         "or a seccomp profile such as a container's); use another backend",
     );
   }
-  return setupError(negativeErrno, "io_setup", "could not create a Linux AIO context");
+  return systemError(negativeErrno, "io_setup", "could not create a Linux AIO context");
 }
 
 /** Opens a kernel AIO context for `capacity` operations in flight; throws an explained error if refused. */
