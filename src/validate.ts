@@ -67,7 +67,8 @@ export function toWritableBytes(payload: unknown): ArrayBufferView | CodedError 
 
 export function checkView(name: string, view: unknown): CodedError | undefined {
   if (!ArrayBuffer.isView(view)) return invalidArgType(name, "an instance of Buffer, TypedArray or DataView", view);
-  if (isDetached(view)) return invalidState(`The "${name}" argument's ArrayBuffer is detached`);
+  // Only an empty view can be detached; checking length first keeps the accessor off the hot path.
+  if (view.byteLength === 0 && isDetached(view)) return invalidState(`The "${name}" argument's ArrayBuffer is detached`);
   if (view.byteLength > MAX_LENGTH) return outOfRange(`${name}.byteLength`, `<= ${MAX_LENGTH}`, view.byteLength);
   return undefined;
 }

@@ -67,4 +67,17 @@ await ctx.read(4096, fd, 0);`,
     // A process held open by a forgotten wait would be killed at 20 s.
     expect(result.ms).toBeLessThan(10_000);
   });
+
+  it("contexts dropped without close() are freed by the garbage collector (backstop, not the plan)", async () => {
+    using dir = tempDir();
+    // A linux context of 4096 reserves over 8192 aio events: without the backstop, 100 of them exceed fs.aio-max-nr.
+    const result = await runScript(
+      dir,
+      `for (let i = 0; i < 100; i++) {
+  new Context({ backend: "${name}", maxRequests: 4096 });
+  if (i % 4 === 3) { Bun.gc(true); await new Promise((resolve) => setImmediate(resolve)); }
+}`,
+    );
+    expect(result).toMatchObject({ exitCode: 0, stderr: "" });
+  });
 });
