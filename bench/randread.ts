@@ -124,6 +124,31 @@ function caio(backend: BackendName): Contender {
   };
 }
 
+/** The single-core ceiling for cached reads: a synchronous pread loop, no promises at all. */
+function readSyncCeiling(): number {
+  const fd = openSync(filePath, "r");
+  const buffer = Buffer.alloc(BLOCK);
+  const deadline = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  let count = 0;
+  while (performance.now() < deadline) {
+    for (let i = 0; i < 1024; i++) readSync(fd, buffer, 0, BLOCK, SEQUENCE[count++ & (SEQUENCE.length - 1)]! * BLOCK);
+  }
+  closeSync(fd);
+  return count / ((performance.now() - started) / 1000);
+}
+
+/** The device's ceiling for O_DIRECT: fio with the same block size, depth and file, when fio is installed. */
+function fioCeiling(): number | undefined {
+  if (!Bun.which("fio")) return undefined;
+  const result = Bun.spawnSync([
+    "fio", "--name=caio", `--filename=${filePath}`, "--rw=randread", `--bs=${BLOCK}`, "--direct=1",
+    "--ioengine=libaio", `--iodepth=${DEPTH}`, `--runtime=${SECONDS}`, "--time_based", "--output-format=json",
+  ]);
+  if (result.exitCode !== 0) return undefined;
+  return JSON.parse(result.stdout.toString()).jobs[0].read.iops as number;
+}
+
 function availableCaioBackends(): BackendName[] {
   return BACKEND_NAMES.filter((name) => {
     try {
@@ -154,7 +179,14 @@ console.log(
 for (const direct of [false, true]) {
   const mode = direct ? "O_DIRECT" : "cached";
   const samples = new Map<string, number[]>(contenders.map((c) => [c.label, []]));
+  const ceilingLabel = direct ? "fio libaio (device ceiling)" : "readSync loop (single-core ceiling)";
+  const ceiling: number[] = [];
   for (let run = 1; run <= RUNS; run++) {
+    const limit = direct ? fioCeiling() : readSyncCeiling();
+    if (limit !== undefined) {
+      ceiling.push(limit);
+      process.stdout.write(`  ${mode} run ${run}/${RUNS} ${ceilingLabel}: ${kiops(limit)} IOPS\n`);
+    }
     for (const contender of contenders) {
       if (!direct) warmPageCache(filePath);
       const { read, teardown } = await contender.setup(direct);
@@ -174,6 +206,14 @@ for (const direct of [false, true]) {
     console.log(
       `| ${contender.label} | ${kiops(mid)} | ${kiops(Math.min(...values))} – ${kiops(Math.max(...values))} | ${(mid / base).toFixed(2)}× |`,
     );
+  }
+  if (ceiling.length > 0) {
+    const mid = median(ceiling);
+    console.log(
+      `| ${ceilingLabel} | ${kiops(mid)} | ${kiops(Math.min(...ceiling))} – ${kiops(Math.max(...ceiling))} | ${(mid / base).toFixed(2)}× |`,
+    );
+  } else {
+    console.log(`\n(fio is not installed: "apt-get install fio" adds the device's ceiling to this table)`);
   }
   console.log("");
 }
