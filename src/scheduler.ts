@@ -174,9 +174,13 @@ export class Scheduler {
   /** Submit what fits, reap what is ready, and repeat while reaping frees slots for queued work. */
   #pump(): void {
     for (;;) {
+      const queuedBefore = this.#queued;
       this.#submitQueued();
+      const progressed = this.#queued < queuedBefore;
       const reaped = this.#reapReady();
-      if (reaped === 0 || this.#queued === 0) break;
+      if (this.#queued === 0) break;
+      // Stop only when neither reaping nor submitting moved anything: then a wake-up will.
+      if (reaped === 0 && (!progressed || this.#freeSlots.length === 0)) break;
     }
     this.#updateWake();
     this.#finishCloseIfIdle();
