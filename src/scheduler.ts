@@ -73,6 +73,8 @@ export class Scheduler {
   #wakeBroken: Error | undefined;
   #closing = false;
   #closed = false;
+  /** The backend's counter as it stood when its handle was freed. */
+  #finalSubmitCalls = 0;
   #closeDone: Promise<void> | undefined;
   #resolveClose: (() => void) | undefined;
   readonly #wakeBuffer = Buffer.alloc(8);
@@ -100,7 +102,6 @@ export class Scheduler {
       submitCalls: this.#closed ? this.#finalSubmitCalls : this.#backend.submitCalls(),
     };
   }
-  #finalSubmitCalls = 0;
 
   /**
    * Queues one operation for this tick's flush. Resolves with the syscall's result:
