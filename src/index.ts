@@ -45,7 +45,8 @@ const MAX_REQUESTS_LIMIT = 65536;
 /** O_DIRECT needs buffers aligned to the logical block size; a page covers every device. */
 const DIRECT_IO_ALIGNMENT = 4096;
 
-const dropped = new FinalizationRegistry<Backend>((backend) => Scheduler.release(backend));
+/** Backstop for contexts dropped without close(): the scheduler is unreachable only once idle. */
+const dropped = new FinalizationRegistry<Backend>((backend) => backend.close());
 
 function checkContextOptions(options: unknown): { maxRequests: number; backend?: BackendName } {
   if (options === undefined) return { maxRequests: DEFAULT_MAX_REQUESTS };

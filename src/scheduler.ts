@@ -145,11 +145,6 @@ export class Scheduler {
     return this.#closeDone;
   }
 
-  /** Frees the kernel context of a scheduler that was dropped without close(); it is idle by then. */
-  static release(backend: Backend): void {
-    backend.close();
-  }
-
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;

@@ -12,8 +12,10 @@ function pattern(blocks: number): Buffer {
   return out;
 }
 
-function openDirect(path: string): number {
-  return openSync(path, constants.O_RDWR | constants.O_DIRECT);
+/** An O_DIRECT descriptor that closes itself at the end of its `using` scope. */
+function openDirect(path: string): { fd: number } & Disposable {
+  const fd = openSync(path, constants.O_RDWR | constants.O_DIRECT);
+  return { fd, [Symbol.dispose]: () => closeSync(fd) };
 }
 
 /** Lets the per-tick flush run: it is a microtask queued by the first operation of the tick. */
@@ -29,89 +31,77 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend with O_DIRE
   it("aligned reads resolve through the wake path with the right bytes", async () => {
     const data = pattern(256);
     using file = tempFile(data);
-    const fd = openDirect(file.path);
-    try {
-      await using ctx = open(16);
-      const buffers = Array.from({ length: 64 }, () => allocAligned(BLOCK));
-      const reads = buffers.map((buffer, i) => ctx.readInto(buffer, fd, ((i * 37) % 256) * BLOCK));
-      await afterFlush();
-      expect(ctx.stats.inFlight + ctx.stats.completed).toBeGreaterThan(0);
-      expect(await Promise.all(reads)).toEqual(buffers.map(() => BLOCK));
-      buffers.forEach((buffer, i) => {
-        const at = ((i * 37) % 256) * BLOCK;
-        expect(buffer.equals(data.subarray(at, at + BLOCK))).toBe(true);
-      });
-      const fresh = await ctx.read(BLOCK, fd, 5 * BLOCK);
-      expect(fresh.equals(data.subarray(5 * BLOCK, 6 * BLOCK))).toBe(true);
-    } finally {
-      closeSync(fd);
-    }
+    using direct = openDirect(file.path);
+    const { fd } = direct;
+    await using ctx = open(16);
+    const buffers = Array.from({ length: 64 }, () => allocAligned(BLOCK));
+    const reads = buffers.map((buffer, i) => ctx.readInto(buffer, fd, ((i * 37) % 256) * BLOCK));
+    await afterFlush();
+    expect(ctx.stats.inFlight + ctx.stats.completed).toBeGreaterThan(0);
+    expect(await Promise.all(reads)).toEqual(buffers.map(() => BLOCK));
+    buffers.forEach((buffer, i) => {
+      const at = ((i * 37) % 256) * BLOCK;
+      expect(buffer.equals(data.subarray(at, at + BLOCK))).toBe(true);
+    });
+    const fresh = await ctx.read(BLOCK, fd, 5 * BLOCK);
+    expect(fresh.equals(data.subarray(5 * BLOCK, 6 * BLOCK))).toBe(true);
   });
 
   it("20,000 asynchronous completions from 64 workers all arrive through the wake path", async () => {
     const blocks = 1024;
     const data = pattern(blocks);
     using file = tempFile(data);
-    const fd = openDirect(file.path);
-    try {
-      await using ctx = open(64);
-      let mismatches = 0;
-      let done = 0;
-      const worker = async (id: number) => {
-        const buffer = allocAligned(BLOCK);
-        for (let i = id; i < 20_000; i += 64) {
-          const block = (i * 7919) % blocks;
-          await ctx.readInto(buffer, fd, block * BLOCK);
-          if (buffer.readUInt32LE(0) !== (block * BLOCK) / 4) mismatches++;
-          done++;
-        }
-      };
-      await Promise.all(Array.from({ length: 64 }, (_, id) => worker(id)));
-      expect({ done, mismatches }).toEqual({ done: 20_000, mismatches: 0 });
-      expect(ctx.stats).toMatchObject({ submitted: 20_000, completed: 20_000, inFlight: 0 });
-    } finally {
-      closeSync(fd);
-    }
+    using direct = openDirect(file.path);
+    const { fd } = direct;
+    await using ctx = open(64);
+    let mismatches = 0;
+    let done = 0;
+    const worker = async (id: number) => {
+      const buffer = allocAligned(BLOCK);
+      for (let i = id; i < 20_000; i += 64) {
+        const block = (i * 7919) % blocks;
+        await ctx.readInto(buffer, fd, block * BLOCK);
+        if (buffer.readUInt32LE(0) !== (block * BLOCK) / 4) mismatches++;
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: 64 }, (_, id) => worker(id)));
+    expect({ done, mismatches }).toEqual({ done: 20_000, mismatches: 0 });
+    expect(ctx.stats).toMatchObject({ submitted: 20_000, completed: 20_000, inFlight: 0 });
   });
 
   it("aligned writes land on disk", async () => {
     using file = tempFile();
-    const fd = openDirect(file.path);
-    try {
-      await using ctx = open();
-      const data = pattern(32);
-      const block = (i: number) => {
-        const buffer = allocAligned(BLOCK);
-        data.copy(buffer, 0, i * BLOCK, (i + 1) * BLOCK);
-        return buffer;
-      };
-      const written = await Promise.all(Array.from({ length: 32 }, (_, i) => ctx.write(block(i), fd, i * BLOCK)));
-      expect(written.every((n) => n === BLOCK)).toBe(true);
-      await ctx.fdsync(fd);
-      expect(readFileSync(file.path).equals(data)).toBe(true);
-    } finally {
-      closeSync(fd);
-    }
+    using direct = openDirect(file.path);
+    const { fd } = direct;
+    await using ctx = open();
+    const data = pattern(32);
+    const block = (i: number) => {
+      const buffer = allocAligned(BLOCK);
+      data.copy(buffer, 0, i * BLOCK, (i + 1) * BLOCK);
+      return buffer;
+    };
+    const written = await Promise.all(Array.from({ length: 32 }, (_, i) => ctx.write(block(i), fd, i * BLOCK)));
+    expect(written.every((n) => n === BLOCK)).toBe(true);
+    await ctx.fdsync(fd);
+    expect(readFileSync(file.path).equals(data)).toBe(true);
   });
 
   it("misaligned O_DIRECT requests fail with EINVAL that names the alignment rule", async () => {
     using file = tempFile(pattern(4));
-    const fd = openDirect(file.path);
-    try {
-      await using ctx = open();
-      const unaligned = allocAligned(BLOCK + 1).subarray(1);
-      const error = await ctx.readInto(unaligned, fd, 0).catch((e) => e);
-      expect({ code: error.code, errno: error.errno, syscall: error.syscall }).toEqual({
-        code: "EINVAL",
-        errno: -22,
-        syscall: "read",
-      });
-      expect(error.message).toContain("buffer address");
-      expect(error.message).toContain("allocAligned");
-      await expect(ctx.readInto(allocAligned(BLOCK), fd, 100)).rejects.toThrow(/offset 100/);
-    } finally {
-      closeSync(fd);
-    }
+    using direct = openDirect(file.path);
+    const { fd } = direct;
+    await using ctx = open();
+    const unaligned = allocAligned(BLOCK + 1).subarray(1);
+    const error = await ctx.readInto(unaligned, fd, 0).catch((e) => e);
+    expect({ code: error.code, errno: error.errno, syscall: error.syscall }).toEqual({
+      code: "EINVAL",
+      errno: -22,
+      syscall: "read",
+    });
+    expect(error.message).toContain("buffer address");
+    expect(error.message).toContain("allocAligned");
+    await expect(ctx.readInto(allocAligned(BLOCK), fd, 100)).rejects.toThrow(/offset 100/);
   });
 
   it("reading a directory is EISDIR", async () => {
@@ -127,30 +117,27 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend with O_DIRE
 
   it("aborting in flight rejects at once but keeps the slot and buffer until the kernel completes", async () => {
     using file = tempFile(pattern(256));
-    const fd = openDirect(file.path);
-    try {
-      const ctx = open();
-      let caught: Error | undefined;
-      // An O_DIRECT megabyte is still in the device after the submitting call; retry in the rare case it is not.
-      for (let attempt = 0; attempt < 20 && !caught; attempt++) {
-        const controller = new AbortController();
-        const pending = ctx.readInto(allocAligned(1 << 20), fd, 0, { signal: controller.signal });
-        await afterFlush();
-        if (ctx.stats.inFlight !== 1) {
-          await pending;
-          continue;
-        }
-        controller.abort();
-        caught = await pending.catch((e) => e);
-        expect(ctx.stats.inFlight).toBe(1);
+    using direct = openDirect(file.path);
+    const { fd } = direct;
+    const ctx = open();
+    let caught: Error | undefined;
+    // An O_DIRECT megabyte is still in the device after the submitting call; retry in the rare case it is not.
+    for (let attempt = 0; attempt < 20 && !caught; attempt++) {
+      const controller = new AbortController();
+      const pending = ctx.readInto(allocAligned(1 << 20), fd, 0, { signal: controller.signal });
+      await afterFlush();
+      if (ctx.stats.inFlight !== 1) {
+        await pending;
+        continue;
       }
-      expect(caught?.name).toBe("AbortError");
-      Bun.gc(true);
-      await ctx.close();
-      expect(ctx.stats.inFlight).toBe(0);
-      expect(ctx.stats.completed).toBe(ctx.stats.submitted);
-    } finally {
-      closeSync(fd);
+      controller.abort();
+      caught = await pending.catch((e) => e);
+      expect(ctx.stats.inFlight).toBe(1);
     }
+    expect(caught?.name).toBe("AbortError");
+    Bun.gc(true);
+    await ctx.close();
+    expect(ctx.stats.inFlight).toBe(0);
+    expect(ctx.stats.completed).toBe(ctx.stats.submitted);
   });
 });
