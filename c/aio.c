@@ -78,13 +78,14 @@ static int alloc_tables(struct aio_backend *b, uint32_t capacity)
 /*
  * Creates a context for `capacity` operations in flight and stores its handle in
  * *out. Returns 0 or -errno: -EAGAIN when fs.aio-max-nr is exhausted, -ENOSYS or
- * -EPERM when the kernel or a seccomp sandbox refuses AIO.
+ * -EPERM when the kernel or a seccomp sandbox refuses AIO. `option` is unused.
  */
-CAIO_EXPORT int caio_aio_open(uint32_t capacity, void **out)
+CAIO_EXPORT int caio_aio_open(uint32_t capacity, uint32_t option, void **out)
 {
 	struct aio_backend *b;
 	int ret;
 
+	(void)option;
 	if (capacity == 0 || capacity > 65536)
 		return -EINVAL;
 	b = calloc(1, sizeof(*b));
@@ -121,6 +122,8 @@ static void prep_iocb(struct aio_backend *b, struct iocb *cb, const struct caio_
 		[CAIO_OP_WRITE] = IOCB_CMD_PWRITE,
 		[CAIO_OP_FSYNC] = IOCB_CMD_FSYNC,
 		[CAIO_OP_FDSYNC] = IOCB_CMD_FDSYNC,
+		[CAIO_OP_READV] = IOCB_CMD_PREADV,
+		[CAIO_OP_WRITEV] = IOCB_CMD_PWRITEV,
 	};
 
 	memset(cb, 0, sizeof(*cb));
@@ -128,7 +131,7 @@ static void prep_iocb(struct aio_backend *b, struct iocb *cb, const struct caio_
 	cb->aio_lio_opcode = opcodes[op->opcode];
 	cb->aio_fildes = (uint32_t)op->fd;
 	/* The kernel rejects fsync iocbs whose buffer, length or offset is set (4.18+). */
-	if (op->opcode == CAIO_OP_READ || op->opcode == CAIO_OP_WRITE) {
+	if (op->opcode != CAIO_OP_FSYNC && op->opcode != CAIO_OP_FDSYNC) {
 		cb->aio_buf = op->buf;
 		cb->aio_nbytes = op->len;
 		cb->aio_offset = (int64_t)op->offset;
@@ -144,7 +147,7 @@ static void prep_iocb(struct aio_backend *b, struct iocb *cb, const struct caio_
 static int validate_ops(const struct aio_backend *b, const struct caio_op *ops, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		if (ops[i].user_data >= b->capacity || ops[i].opcode > CAIO_OP_FDSYNC)
+		if (ops[i].user_data >= b->capacity || ops[i].opcode > CAIO_OP_MAX)
 			return -EINVAL;
 	}
 	return 0;

@@ -7,6 +7,16 @@
  *
  * Every exported function returns >= 0 on success (a count, an fd or 0) and
  * -errno on failure. Nothing here prints, aborts or leaves errno for the caller.
+ *
+ * The seven functions, for a backend with prefix caio_X:
+ *   int caio_X_open(uint32_t capacity, uint32_t option, void **out);
+ *       option is backend-specific (thread count, setup flags to avoid); 0 = defaults
+ *   int caio_X_submit(void *h, const struct caio_op *ops, uint32_t n);  -> ops consumed
+ *   int caio_X_reap(void *h, struct caio_done *out, uint32_t max);      -> completions copied
+ *   int caio_X_cancel(void *h, uint32_t user_data);
+ *   int caio_X_wake_fd(void *h);
+ *   int caio_X_info(void *h, struct caio_info *out);
+ *   int caio_X_close(void *h);   only when nothing is in flight, or it waits for it
  */
 #ifndef CAIO_COMMON_H
 #define CAIO_COMMON_H
@@ -21,13 +31,20 @@ enum caio_opcode {
 	CAIO_OP_WRITE = 1,
 	CAIO_OP_FSYNC = 2,
 	CAIO_OP_FDSYNC = 3,
+	/* Vectored: buf is the address of a struct iovec array, len its element count. */
+	CAIO_OP_READV = 4,
+	CAIO_OP_WRITEV = 5,
 };
+
+#define CAIO_OP_MAX CAIO_OP_WRITEV
+/* Largest iovec count a vectored op may carry (UIO_MAXIOV). */
+#define CAIO_IOV_MAX 1024
 
 /* 32 bytes; the layout is mirrored by src/scheduler.ts (STAGE_* offsets). */
 struct caio_op {
-	uint64_t buf;       /* address of the caller's bytes; 0 for fsync */
+	uint64_t buf;       /* address of the caller's bytes (or iovec array); 0 for fsync */
 	uint64_t offset;    /* file offset, < 2^53 */
-	uint32_t len;       /* <= 0x7ffff000 */
+	uint32_t len;       /* bytes, <= 0x7ffff000; iovec count for READV/WRITEV */
 	int32_t fd;
 	uint32_t user_data; /* slot index */
 	uint16_t opcode;    /* enum caio_opcode */

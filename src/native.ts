@@ -10,8 +10,8 @@ const { i32, u32, ptr } = FFIType;
 
 function contractSymbols<P extends string>(prefix: P) {
   return {
-    // (capacity, out handle) — u32 because capacity is a count; the handle comes back through `out`.
-    [`${prefix}_open`]: { args: [u32, ptr], returns: i32 },
+    // (capacity, backend option, out handle) — u32 counts/flags; the handle comes back through `out`.
+    [`${prefix}_open`]: { args: [u32, u32, ptr], returns: i32 },
     // (handle, ops, count) → ops consumed or -errno
     [`${prefix}_submit`]: { args: [ptr, ptr, u32], returns: i32 },
     // (handle, completions, max) → completions copied or -errno
@@ -28,7 +28,7 @@ const symbols = { ...contractSymbols("caio_aio") };
 
 /** The functions one backend exports, with the prefix removed. */
 export interface NativeContract {
-  open(capacity: number, out: Pointer): number;
+  open(capacity: number, option: number, out: Pointer): number;
   submit(handle: Pointer, ops: Pointer, count: number): number;
   reap(handle: Pointer, out: Pointer, max: number): number;
   cancel(handle: Pointer, slot: number): number;

@@ -27,9 +27,10 @@ export class NativeBackend implements Backend {
     private readonly native: NativeContract,
     readonly capacity: number,
     explainOpenError: (negativeErrno: number) => Error,
+    option = 0,
   ) {
     const out = new BigUint64Array(1);
-    const rc = native.open(capacity, stableAddress(out) as Pointer);
+    const rc = native.open(capacity, option, stableAddress(out) as Pointer);
     if (rc < 0) throw explainOpenError(rc);
     this.#handle = Number(out[0]) as Pointer;
     this.stage = new Uint32Array(capacity * STAGE_WORDS);
