@@ -18,7 +18,7 @@ export interface CodedError extends Error {
   code: string;
 }
 
-function withCode<E extends Error>(error: E, code: string): E & { code: string } {
+export function errorWithCode<E extends Error>(error: E, code: string): E & { code: string } {
   return Object.assign(error, { code });
 }
 
@@ -34,7 +34,7 @@ function describeReceived(value: unknown): string {
 }
 
 export function invalidArgType(name: string, expected: string, value: unknown): CodedError {
-  return withCode(
+  return errorWithCode(
     new TypeError(`The "${name}" argument must be ${expected}. ${describeReceived(value)}`),
     "ERR_INVALID_ARG_TYPE",
   );
@@ -42,18 +42,18 @@ export function invalidArgType(name: string, expected: string, value: unknown): 
 
 export function outOfRange(name: string, range: string, value: unknown): CodedError {
   const shown = typeof value === "bigint" ? `${value}n` : String(value);
-  return withCode(
+  return errorWithCode(
     new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${shown}`),
     "ERR_OUT_OF_RANGE",
   );
 }
 
 export function invalidState(message: string): CodedError {
-  return withCode(new TypeError(message), "ERR_INVALID_STATE");
+  return errorWithCode(new TypeError(message), "ERR_INVALID_STATE");
 }
 
 export function contextClosed(): CodedError {
-  return withCode(new Error("The caio Context is closed"), "ERR_CONTEXT_CLOSED");
+  return errorWithCode(new Error("The caio Context is closed"), "ERR_CONTEXT_CLOSED");
 }
 
 /** Rejection for an operation whose AbortSignal fired; `cause` is the signal's reason. */

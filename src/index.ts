@@ -12,10 +12,11 @@
  */
 import { ptr } from "bun:ffi";
 import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_WRITE } from "./backends/backend.ts";
-import { isBackendName, openBackend, openBestBackend, type Backend, type BackendName } from "./backends/index.ts";
+import { isBackendName, openBackend, type Backend, type BackendName } from "./backends/index.ts";
 import { diagnoseInvalid } from "./diagnose.ts";
 import { contextClosed, invalidArgType, outOfRange, systemError } from "./errors.ts";
 import { Scheduler, type Opcode, type Stats } from "./scheduler.ts";
+import { openDefaultBackend } from "./select.ts";
 import {
   checkFd,
   checkLength,
@@ -30,12 +31,17 @@ import {
 export type { BackendName } from "./backends/index.ts";
 export { AbortError, type CodedError, type SystemError } from "./errors.ts";
 export type { Stats } from "./scheduler.ts";
+export { availableBackends, type BackendAvailability } from "./select.ts";
 export type { OperationOptions } from "./validate.ts";
 
 export interface ContextOptions {
   /** Operations in flight at once (1 … 65536); more are queued in FIFO order, never refused. Default 128. */
   maxRequests?: number;
-  /** Force a backend; by default the fastest one that initialises here is used. */
+  /**
+   * Use this backend or throw (naming the reason) if it cannot run here. By default
+   * CAIO_IMPL, then the package's `default_implementation` file, then the fastest
+   * backend that initialises here decide.
+   */
   backend?: BackendName;
 }
 
@@ -93,7 +99,7 @@ export class Context {
 
   constructor(options?: ContextOptions) {
     const { maxRequests, backend } = checkContextOptions(options);
-    this.#backend = backend ? openBackend(backend, maxRequests) : openBestBackend(maxRequests);
+    this.#backend = backend ? openBackend(backend, maxRequests) : openDefaultBackend(maxRequests);
     this.#scheduler = new Scheduler(this.#backend);
     dropped.register(this.#scheduler, this.#backend, this.#scheduler);
   }

@@ -24,7 +24,7 @@ function contractSymbols<P extends string>(prefix: P) {
   } as const;
 }
 
-const symbols = { ...contractSymbols("caio_aio") };
+const symbols = { ...contractSymbols("caio_aio"), ...contractSymbols("caio_uring") };
 
 /** The functions one backend exports, with the prefix removed. */
 export interface NativeContract {
@@ -37,7 +37,7 @@ export interface NativeContract {
   close(handle: Pointer): number;
 }
 
-export type NativePrefix = "caio_aio";
+export type NativePrefix = "caio_aio" | "caio_uring";
 
 export const libraryPath = join(import.meta.dir, "..", "build", "libcaio.so");
 

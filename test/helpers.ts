@@ -85,3 +85,28 @@ export function unusedFd(): number {
 export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
+
+export interface RunResult {
+  /** null when the process was killed (a hang) */
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs a script file in a fresh Bun process; a hang ends in a kill (exitCode null), not a stuck suite. */
+export async function runBun(script: string, env: Record<string, string | undefined> = {}): Promise<RunResult> {
+  const started = performance.now();
+  const child = Bun.spawn([process.execPath, script], {
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 20_000,
+    env: { ...process.env, ...env },
+  });
+  const [exitCode, stdout, stderr] = await Promise.all([
+    child.exited,
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  return { exitCode: child.signalCode ? null : exitCode, stdout, stderr, ms: performance.now() - started };
+}

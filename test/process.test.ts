@@ -2,18 +2,15 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { backends, repoRoot, reportSkip, tempDir } from "./helpers.ts";
+import { backends, repoRoot, reportSkip, runBun, tempDir, type RunResult } from "./helpers.ts";
 
 const entry = JSON.stringify(join(repoRoot, "src", "index.ts"));
 
-/** Runs a script in a fresh Bun process; a hang ends in a kill and a failed expectation, not a stuck suite. */
-async function runScript(dir: string, body: string): Promise<{ exitCode: number | null; stderr: string; ms: number }> {
+/** Runs a script that imports caio in a fresh Bun process. */
+function runScript(dir: string, body: string): Promise<RunResult> {
   const script = join(dir, "script.ts");
   writeFileSync(script, `import { Context, allocAligned } from ${entry};\nimport { openSync, constants } from "node:fs";\n${body}\n`);
-  const started = performance.now();
-  const child = Bun.spawn([process.execPath, script], { stdout: "pipe", stderr: "pipe", timeout: 20_000 });
-  const [exitCode, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
-  return { exitCode: child.signalCode ? null : exitCode, stderr, ms: performance.now() - started };
+  return runBun(script);
 }
 
 describe.each(backends.map((b) => [b.name, b] as const))("%s backend process lifetime", (name, backend) => {

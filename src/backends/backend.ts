@@ -42,6 +42,8 @@ export interface Backend {
   cancel(slot: number): void;
   /** Submitting syscalls made so far. */
   submitCalls(): number;
+  /** Backend-specific bits fixed at open, for diagnostics (io_uring: accepted IORING_SETUP_* flags). */
+  features(): number;
   /** Frees the kernel context; call only when nothing is in flight. */
   close(): void;
 }

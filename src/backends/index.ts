@@ -1,6 +1,8 @@
 /** The backends caio knows, in preference order, and how to open each. */
+import { errorWithCode } from "../errors.ts";
 import type { Backend, BackendName } from "./backend.ts";
 import { openLinuxBackend } from "./linux.ts";
+import { openUringBackend } from "./uring.ts";
 
 export type { Backend, BackendName } from "./backend.ts";
 
@@ -10,6 +12,7 @@ type Opener = (capacity: number) => Backend;
 export const BACKEND_NAMES: readonly BackendName[] = ["uring", "linux", "thread", "js"];
 
 const openers: Partial<Record<BackendName, Opener>> = {
+  uring: openUringBackend,
   linux: openLinuxBackend,
 };
 
@@ -17,11 +20,20 @@ export function isBackendName(value: unknown): value is BackendName {
   return typeof value === "string" && (BACKEND_NAMES as readonly string[]).includes(value);
 }
 
-/** Opens `name`, or throws an Error explaining why this machine cannot run it. */
+/**
+ * Opens `name`, or throws an error whose message names the backend and why this
+ * machine cannot run it. A refused system call keeps its `code`, `errno` and `syscall`.
+ */
 export function openBackend(name: BackendName, capacity: number): Backend {
   const open = openers[name];
-  if (!open) throw new Error(`caio: the "${name}" backend is not available in this version of caio`);
-  return open(capacity);
+  try {
+    if (!open) throw new Error("it is not part of this version of caio");
+    return open(capacity);
+  } catch (error) {
+    const reason = error instanceof Error ? error : new Error(String(error));
+    reason.message = `caio: the "${name}" backend is unavailable: ${reason.message}`;
+    throw "code" in reason ? reason : errorWithCode(reason, "ERR_CAIO_BACKEND_UNAVAILABLE");
+  }
 }
 
 /** Opens the most preferred backend that initialises here; throws with every reason if none does. */
@@ -31,8 +43,8 @@ export function openBestBackend(capacity: number): Backend {
     try {
       return openBackend(name, capacity);
     } catch (error) {
-      reasons.push(`${name}: ${(error as Error).message}`);
+      reasons.push((error as Error).message);
     }
   }
-  throw new Error(`caio: no backend is available here:\n  ${reasons.join("\n  ")}`);
+  throw errorWithCode(new Error(`caio: no backend is available here:\n  ${reasons.join("\n  ")}`), "ERR_CAIO_BACKEND_UNAVAILABLE");
 }

@@ -43,6 +43,6 @@ export function explainIoSetupError(negativeErrno: number, capacity: number): Er
 /** Opens a kernel AIO context for `capacity` operations in flight; throws an explained error if refused. */
 export function openLinuxBackend(capacity: number): Backend {
   const found = nativeContract("caio_aio");
-  if ("reason" in found) throw new Error(`caio: the "linux" backend is unavailable: ${found.reason}`);
+  if ("reason" in found) throw new Error(found.reason);
   return new NativeBackend("linux", found.contract, capacity, (errno) => explainIoSetupError(errno, capacity));
 }

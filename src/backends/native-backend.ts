@@ -57,6 +57,12 @@ export class NativeBackend implements Backend {
     return Number(this.#info[0]);
   }
 
+  /** Backend-specific bits fixed at open (io_uring: the IORING_SETUP_* flags the kernel accepted). */
+  features(): number {
+    this.native.info(this.#live(), this.#infoAddress as Pointer);
+    return Number(this.#info[1]! >> 32n);
+  }
+
   close(): void {
     if (this.#handle === 0) return;
     const handle = this.#handle;

@@ -1,0 +1,534 @@
+/*
+ * io_uring backend ("uring") through raw syscalls, no liburing. One ring per
+ * context, used only from the JavaScript thread that created it. A blocking
+ * eventfd registered with IORING_REGISTER_EVENTFD (not the _ASYNC variant, which
+ * only fires for completions from io-wq and so misses some) wakes JavaScript when
+ * completions arrive after the submitting call returned.
+ *
+ * Ring protocol (no SQPOLL): we own the SQ tail and the CQ head, the kernel owns
+ * the SQ head and the CQ tail. The kernel only reads the SQ during io_uring_enter,
+ * so SQEs it did not consume can be taken back by moving our tail.
+ */
+#define _GNU_SOURCE
+#include <linux/io_uring.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common.h"
+
+/* Flags newer than some distributions' kernel headers; the values are ABI. */
+#ifndef IORING_SETUP_SUBMIT_ALL
+#define IORING_SETUP_SUBMIT_ALL (1U << 7)
+#endif
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8)
+#endif
+#ifndef IORING_SETUP_TASKRUN_FLAG
+#define IORING_SETUP_TASKRUN_FLAG (1U << 9)
+#endif
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+#ifndef IORING_SQ_TASKRUN
+#define IORING_SQ_TASKRUN (1U << 2)
+#endif
+
+/* user_data of internal requests (cancellations); slot indexes are < 2^16. */
+#define CANCEL_TAG (1ULL << 32)
+/* A batch larger than this is submitted in several io_uring_enter calls. */
+#define MAX_SQ_ENTRIES 4096U
+/* IORING_MAX_CQ_ENTRIES */
+#define MAX_CQ_ENTRIES 65536U
+
+/*
+ * Setup flags in the order they are given up when the kernel answers EINVAL:
+ * newest first. TASKRUN_FLAG goes with COOP_TASKRUN (it is invalid alone).
+ */
+static const uint32_t optional_flags[] = {
+	IORING_SETUP_DEFER_TASKRUN,                            /* 6.1 */
+	IORING_SETUP_SINGLE_ISSUER,                            /* 6.0 */
+	IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, /* 5.19 */
+	IORING_SETUP_SUBMIT_ALL,                               /* 5.18 */
+};
+
+static const uint8_t required_ops[] = {
+	IORING_OP_READ,  IORING_OP_WRITE, IORING_OP_READV,
+	IORING_OP_WRITEV, IORING_OP_FSYNC, IORING_OP_ASYNC_CANCEL,
+};
+
+struct sq_ring {
+	unsigned *head;
+	unsigned *tail;
+	unsigned *flags;
+	unsigned mask;
+	unsigned entries;
+	struct io_uring_sqe *sqes;
+};
+
+struct cq_ring {
+	unsigned *head;
+	unsigned *tail;
+	unsigned *flags; /* NULL before 5.8: no IORING_CQ_EVENTFD_DISABLED */
+	unsigned mask;
+	struct io_uring_cqe *cqes;
+};
+
+struct uring_backend {
+	int ring_fd;
+	int event_fd;
+	uint32_t capacity;
+	uint32_t setup_flags;
+	uint32_t in_flight; /* submitted ops whose CQE was not reaped yet (cancels excluded) */
+	uint64_t submit_calls;
+	struct sq_ring sq;
+	struct cq_ring cq;
+	void *sq_map;
+	size_t sq_map_len;
+	void *cq_map; /* == sq_map with IORING_FEAT_SINGLE_MMAP */
+	size_t cq_map_len;
+	size_t sqes_len;
+};
+
+static int sys_io_uring_setup(unsigned entries, struct io_uring_params *p)
+{
+	int ret = (int)syscall(__NR_io_uring_setup, entries, p);
+	return ret < 0 ? -errno : ret;
+}
+
+static int sys_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags)
+{
+	int ret = (int)syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, NULL, 0);
+	return ret < 0 ? -errno : ret;
+}
+
+static int sys_io_uring_register(int fd, unsigned opcode, void *arg, unsigned nr_args)
+{
+	int ret = (int)syscall(__NR_io_uring_register, fd, opcode, arg, nr_args);
+	return ret < 0 ? -errno : ret;
+}
+
+static unsigned load_acquire(const unsigned *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static void store_release(unsigned *p, unsigned v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+/* Tries the optional flags minus `avoid`, dropping the newest on EINVAL; returns the ring fd. */
+static int setup_ring(uint32_t capacity, uint32_t avoid, struct io_uring_params *p)
+{
+	uint32_t wanted = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+	unsigned sq_entries = capacity < MAX_SQ_ENTRIES ? capacity : MAX_SQ_ENTRIES;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(optional_flags) / sizeof(optional_flags[0]); i++)
+		wanted |= optional_flags[i];
+	wanted &= ~avoid;
+	for (i = 0;; i++) {
+		memset(p, 0, sizeof(*p));
+		p->flags = wanted;
+		/* Room for every op in flight plus one cancellation each. */
+		p->cq_entries = 2 * capacity < MAX_CQ_ENTRIES ? 2 * capacity : MAX_CQ_ENTRIES;
+		fd = sys_io_uring_setup(sq_entries, p);
+		if (fd != -EINVAL || i == sizeof(optional_flags) / sizeof(optional_flags[0]))
+			return fd;
+		wanted &= ~optional_flags[i];
+	}
+}
+
+/* -ENOSYS unless the kernel has every opcode caio issues (IORING_OP_READ/WRITE are 5.6). */
+static int check_opcodes(int ring_fd)
+{
+	size_t len = sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
+	struct io_uring_probe *probe = calloc(1, len);
+	int ret;
+
+	if (!probe)
+		return -ENOMEM;
+	ret = sys_io_uring_register(ring_fd, IORING_REGISTER_PROBE, probe, 256);
+	if (ret == 0) {
+		for (size_t i = 0; i < sizeof(required_ops); i++) {
+			uint8_t op = required_ops[i];
+			if (op > probe->last_op || !(probe->ops[op].flags & IO_URING_OP_SUPPORTED))
+				ret = -ENOSYS;
+		}
+	} else if (ret == -EINVAL) {
+		ret = -ENOSYS; /* no IORING_REGISTER_PROBE: older than 5.6 */
+	}
+	free(probe);
+	return ret;
+}
+
+static void *map_ring(int fd, size_t len, off_t offset)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, offset);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int map_rings(struct uring_backend *b, const struct io_uring_params *p)
+{
+	char *sq, *cq;
+
+	b->sq_map_len = p->sq_off.array + p->sq_entries * sizeof(unsigned);
+	b->cq_map_len = p->cq_off.cqes + p->cq_entries * sizeof(struct io_uring_cqe);
+	if (p->features & IORING_FEAT_SINGLE_MMAP) {
+		if (b->cq_map_len > b->sq_map_len)
+			b->sq_map_len = b->cq_map_len;
+		b->cq_map_len = 0;
+	}
+	b->sq_map = map_ring(b->ring_fd, b->sq_map_len, IORING_OFF_SQ_RING);
+	if (!b->sq_map)
+		return -errno;
+	b->cq_map = b->cq_map_len ? map_ring(b->ring_fd, b->cq_map_len, IORING_OFF_CQ_RING) : b->sq_map;
+	if (!b->cq_map)
+		return -errno;
+	b->sqes_len = p->sq_entries * sizeof(struct io_uring_sqe);
+	b->sq.sqes = map_ring(b->ring_fd, b->sqes_len, IORING_OFF_SQES);
+	if (!b->sq.sqes)
+		return -errno;
+
+	sq = b->sq_map;
+	b->sq.head = (unsigned *)(sq + p->sq_off.head);
+	b->sq.tail = (unsigned *)(sq + p->sq_off.tail);
+	b->sq.flags = (unsigned *)(sq + p->sq_off.flags);
+	b->sq.mask = *(unsigned *)(sq + p->sq_off.ring_mask);
+	b->sq.entries = p->sq_entries;
+	/* SQE i always sits at array index i, so the array is written once, here. */
+	for (unsigned i = 0; i < p->sq_entries; i++)
+		((unsigned *)(sq + p->sq_off.array))[i] = i;
+
+	cq = b->cq_map;
+	b->cq.head = (unsigned *)(cq + p->cq_off.head);
+	b->cq.tail = (unsigned *)(cq + p->cq_off.tail);
+	b->cq.flags = p->cq_off.flags ? (unsigned *)(cq + p->cq_off.flags) : NULL;
+	b->cq.mask = *(unsigned *)(cq + p->cq_off.ring_mask);
+	b->cq.cqes = (struct io_uring_cqe *)(cq + p->cq_off.cqes);
+	return 0;
+}
+
+static void unmap_rings(struct uring_backend *b)
+{
+	if (b->sq.sqes)
+		munmap(b->sq.sqes, b->sqes_len);
+	if (b->cq_map && b->cq_map != b->sq_map)
+		munmap(b->cq_map, b->cq_map_len);
+	if (b->sq_map)
+		munmap(b->sq_map, b->sq_map_len);
+}
+
+static int open_event_fd(struct uring_backend *b)
+{
+	/* Blocking on purpose: JavaScript waits for it with a read on Bun's fs thread pool. */
+	b->event_fd = eventfd(0, EFD_CLOEXEC);
+	if (b->event_fd < 0)
+		return -errno;
+	return sys_io_uring_register(b->ring_fd, IORING_REGISTER_EVENTFD, &b->event_fd, 1);
+}
+
+static void free_backend(struct uring_backend *b)
+{
+	unmap_rings(b);
+	if (b->event_fd >= 0)
+		close(b->event_fd);
+	if (b->ring_fd >= 0)
+		close(b->ring_fd);
+	free(b);
+}
+
+/*
+ * Creates a ring for `capacity` operations in flight and stores its handle in
+ * *out. `option` is a mask of IORING_SETUP_* flags not to try (0 = try all).
+ * Returns 0 or -errno: -EPERM when io_uring is disabled (kernel.io_uring_disabled,
+ * seccomp), -ENOSYS when the kernel lacks it or an opcode caio needs, -ENOMEM when
+ * RLIMIT_MEMLOCK is too small for the rings (kernels before 5.12).
+ */
+CAIO_EXPORT int caio_uring_open(uint32_t capacity, uint32_t option, void **out)
+{
+	struct io_uring_params p;
+	struct uring_backend *b;
+	int ret;
+
+	if (capacity == 0 || capacity > 65536)
+		return -EINVAL;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->capacity = capacity;
+	b->event_fd = -1;
+	b->ring_fd = setup_ring(capacity, option, &p);
+	if (b->ring_fd < 0) {
+		ret = b->ring_fd;
+		goto err;
+	}
+	b->setup_flags = p.flags;
+	/* Without NODROP (5.5) an overflowing CQ loses completions; refuse such kernels. */
+	ret = (p.features & IORING_FEAT_NODROP) ? check_opcodes(b->ring_fd) : -ENOSYS;
+	if (ret < 0)
+		goto err;
+	ret = map_rings(b, &p);
+	if (ret < 0)
+		goto err;
+	ret = open_event_fd(b);
+	if (ret < 0)
+		goto err;
+	*out = b;
+	return 0;
+err:
+	free_backend(b);
+	return ret;
+}
+
+static void prep_sqe(struct io_uring_sqe *sqe, const struct caio_op *op)
+{
+	static const uint8_t opcodes[] = {
+		[CAIO_OP_READ] = IORING_OP_READ,     [CAIO_OP_WRITE] = IORING_OP_WRITE,
+		[CAIO_OP_FSYNC] = IORING_OP_FSYNC,   [CAIO_OP_FDSYNC] = IORING_OP_FSYNC,
+		[CAIO_OP_READV] = IORING_OP_READV,   [CAIO_OP_WRITEV] = IORING_OP_WRITEV,
+	};
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = opcodes[op->opcode];
+	sqe->fd = op->fd;
+	sqe->ioprio = op->ioprio;
+	sqe->user_data = op->user_data;
+	if (op->opcode == CAIO_OP_FSYNC || op->opcode == CAIO_OP_FDSYNC) {
+		sqe->fsync_flags = op->opcode == CAIO_OP_FDSYNC ? IORING_FSYNC_DATASYNC : 0;
+		return;
+	}
+	sqe->addr = op->buf;
+	sqe->len = op->len;
+	sqe->off = op->offset;
+}
+
+static int validate_ops(const struct uring_backend *b, const struct caio_op *ops, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (ops[i].user_data >= b->capacity || ops[i].opcode > CAIO_OP_MAX)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Inline completions are reaped by the caller right after submit, so the eventfd
+ * is muted around io_uring_enter to spare a pointless wake-up. A completion posted
+ * while muted is still in the CQ and is found by that same reap.
+ */
+static void mute_eventfd(struct uring_backend *b, int mute)
+{
+	unsigned flags;
+
+	if (!b->cq.flags)
+		return;
+	flags = __atomic_load_n(b->cq.flags, __ATOMIC_RELAXED);
+	flags = mute ? flags | IORING_CQ_EVENTFD_DISABLED : flags & ~IORING_CQ_EVENTFD_DISABLED;
+	__atomic_store_n(b->cq.flags, flags, __ATOMIC_RELAXED);
+}
+
+/* Makes the CQEs the kernel holds back (task work, CQ overflow) visible in the CQ. */
+static int flush_completions(struct uring_backend *b)
+{
+	int ret;
+
+	do
+		ret = sys_io_uring_enter(b->ring_fd, 0, 0, IORING_ENTER_GETEVENTS);
+	while (ret == -EINTR);
+	return ret;
+}
+
+/*
+ * Publishes `count` SQEs written after the current tail and enters the kernel.
+ * Returns how many it consumed; the rest are taken back (tail rewound) so the
+ * caller can offer them again, or -errno when it consumed none.
+ */
+static int enter_batch(struct uring_backend *b, unsigned count)
+{
+	unsigned head = load_acquire(b->sq.head);
+	unsigned tail = *b->sq.tail;
+	int ret;
+
+	/* The kernel must see the SQE contents before it sees the new tail. */
+	store_release(b->sq.tail, tail + count);
+	for (;;) {
+		ret = sys_io_uring_enter(b->ring_fd, count, 0, 0);
+		b->submit_calls++;
+		if (ret != -EINTR)
+			break;
+	}
+	if (ret == -EBUSY && flush_completions(b) >= 0) {
+		/* EBUSY: overflowed CQEs must be flushed before the kernel takes more. */
+		ret = sys_io_uring_enter(b->ring_fd, count, 0, 0);
+		b->submit_calls++;
+	}
+	/* The kernel's head says what it took, whatever the return value claims. */
+	unsigned consumed = load_acquire(b->sq.head) - head;
+	if (consumed < count)
+		store_release(b->sq.tail, head + consumed);
+	if (consumed == 0 && ret < 0)
+		return ret == -EBUSY || ret == -ENOMEM ? -EAGAIN : ret;
+	return (int)consumed;
+}
+
+/*
+ * Submits ops[0..n), one io_uring_enter per SQ-ful (one in total unless n exceeds
+ * the SQ size). Returns how many ops were consumed from the front: each completes
+ * exactly once through caio_uring_reap (an op the kernel rejects completes with
+ * its -errno). The rest stay with the caller. Returns -EAGAIN when the kernel took
+ * none for lack of resources, or another -errno when it refused outright.
+ */
+CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint32_t n)
+{
+	struct uring_backend *b = handle;
+	uint32_t done = 0;
+
+	if (n > b->capacity || validate_ops(b, ops, n) < 0)
+		return -EINVAL;
+	mute_eventfd(b, 1);
+	while (done < n) {
+		unsigned tail = *b->sq.tail;
+		unsigned space = b->sq.entries - (tail - load_acquire(b->sq.head));
+		unsigned count = n - done < space ? n - done : space;
+		int ret;
+
+		for (unsigned i = 0; i < count; i++)
+			prep_sqe(&b->sq.sqes[(tail + i) & b->sq.mask], &ops[done + i]);
+		ret = enter_batch(b, count);
+		if (ret < 0) {
+			if (done == 0) {
+				mute_eventfd(b, 0);
+				return ret;
+			}
+			break;
+		}
+		done += (uint32_t)ret;
+		b->in_flight += (uint32_t)ret;
+		if ((unsigned)ret < count)
+			break;
+	}
+	mute_eventfd(b, 0);
+	return (int)done;
+}
+
+static int needs_flush(const struct uring_backend *b)
+{
+	unsigned flags = __atomic_load_n(b->sq.flags, __ATOMIC_RELAXED);
+
+	if (flags & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN))
+		return 1;
+	/* Deferred task work only runs on GETEVENTS; without TASKRUN_FLAG nothing says it is pending. */
+	return (b->setup_flags & IORING_SETUP_DEFER_TASKRUN) && !(b->setup_flags & IORING_SETUP_TASKRUN_FLAG);
+}
+
+/* Copies CQEs into out[] (cancellation results are dropped); returns the count. */
+static uint32_t drain_cq(struct uring_backend *b, struct caio_done *out, uint32_t max)
+{
+	unsigned head = *b->cq.head;
+	/* Acquire: the CQE contents are visible once their tail is. */
+	unsigned tail = load_acquire(b->cq.tail);
+	uint32_t n = 0;
+
+	for (; head != tail && n < max; head++) {
+		const struct io_uring_cqe *cqe = &b->cq.cqes[head & b->cq.mask];
+		if (cqe->user_data & CANCEL_TAG)
+			continue;
+		out[n].user_data = (uint32_t)cqe->user_data;
+		out[n].res = cqe->res;
+		n++;
+	}
+	/* Release: the kernel may reuse these entries only after we have read them. */
+	store_release(b->cq.head, head);
+	b->in_flight -= n;
+	return n;
+}
+
+/*
+ * Copies up to `max` completions into out[] without blocking. Returns the count
+ * (0 when none are ready) or -errno.
+ */
+CAIO_EXPORT int caio_uring_reap(void *handle, struct caio_done *out, uint32_t max)
+{
+	struct uring_backend *b = handle;
+	uint32_t n = drain_cq(b, out, max);
+
+	if (n < max && needs_flush(b)) {
+		int ret = flush_completions(b);
+		if (ret < 0 && n == 0)
+			return ret;
+		n += drain_cq(b, out + n, max - n);
+	}
+	return (int)n;
+}
+
+/*
+ * Asks the kernel to cancel the op in slot `user_data` (IORING_OP_ASYNC_CANCEL).
+ * Returns 0 once the request is submitted or -errno; the op's own completion
+ * (-ECANCELED, or its normal result if it was past cancelling) comes through reap.
+ */
+CAIO_EXPORT int caio_uring_cancel(void *handle, uint32_t user_data)
+{
+	struct uring_backend *b = handle;
+	unsigned tail = *b->sq.tail;
+	struct io_uring_sqe *sqe;
+	int ret;
+
+	if (user_data >= b->capacity)
+		return -EINVAL;
+	if (tail - load_acquire(b->sq.head) >= b->sq.entries)
+		return -EBUSY;
+	sqe = &b->sq.sqes[tail & b->sq.mask];
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_ASYNC_CANCEL;
+	sqe->fd = -1;
+	sqe->addr = user_data;
+	sqe->user_data = CANCEL_TAG | user_data;
+	ret = enter_batch(b, 1);
+	return ret < 0 ? ret : 0;
+}
+
+/* The eventfd registered with the ring; owned by the backend. */
+CAIO_EXPORT int caio_uring_wake_fd(void *handle)
+{
+	return ((struct uring_backend *)handle)->event_fd;
+}
+
+/* Copies the backend's counters into *out; features holds the IORING_SETUP_* flags accepted. */
+CAIO_EXPORT int caio_uring_info(void *handle, struct caio_info *out)
+{
+	struct uring_backend *b = handle;
+
+	out->submit_calls = b->submit_calls;
+	out->capacity = b->capacity;
+	out->features = b->setup_flags;
+	return 0;
+}
+
+/*
+ * Waits for every op still in flight (closing a ring does not wait for them, and
+ * they may still write into caller memory), then unmaps and closes everything.
+ */
+CAIO_EXPORT int caio_uring_close(void *handle)
+{
+	struct uring_backend *b = handle;
+	struct caio_done sink[64];
+
+	while (b->in_flight > 0) {
+		if (drain_cq(b, sink, 64) > 0)
+			continue;
+		int ret = sys_io_uring_enter(b->ring_fd, 0, 1, IORING_ENTER_GETEVENTS);
+		if (ret < 0 && ret != -EINTR)
+			break;
+	}
+	free_backend(b);
+	return 0;
+}

@@ -1,0 +1,64 @@
+/** io_uring ("uring"): one ring per context, an eventfd registered for late completions. */
+import { readFileSync } from "node:fs";
+import { systemError } from "../errors.ts";
+import { nativeContract } from "../native.ts";
+import type { Backend } from "./backend.ts";
+import { NativeBackend } from "./native-backend.ts";
+
+const EPERM = -1;
+const ENOMEM = -12;
+const ENOSYS = -38;
+
+function ioUringDisabledSetting(): string | undefined {
+  try {
+    return readFileSync("/proc/sys/kernel/io_uring_disabled", "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export function explainUringSetupError(negativeErrno: number): Error {
+  if (negativeErrno === EPERM) {
+    const disabled = ioUringDisabledSetting();
+    const why =
+      disabled === "2"
+        ? "kernel.io_uring_disabled is 2 (io_uring is switched off for every process)"
+        : disabled === "1"
+          ? "kernel.io_uring_disabled is 1 and this process is not in kernel.io_uring_group"
+          : "a seccomp profile (for example a container runtime's default) blocks io_uring_setup";
+    return systemError(negativeErrno, "io_uring_setup", `io_uring is not permitted here: ${why}`);
+  }
+  if (negativeErrno === ENOSYS) {
+    return systemError(
+      negativeErrno,
+      "io_uring_setup",
+      "this kernel or sandbox has no usable io_uring (needs Linux 5.6+ with IORING_OP_READ/WRITE; gVisor and old kernels lack it)",
+    );
+  }
+  if (negativeErrno === ENOMEM) {
+    return systemError(
+      negativeErrno,
+      "io_uring_setup",
+      'the rings do not fit in RLIMIT_MEMLOCK (kernels before 5.12 charge them to it); raise it with "ulimit -l" or lower maxRequests',
+    );
+  }
+  return systemError(negativeErrno, "io_uring_setup", "could not create an io_uring instance");
+}
+
+/** IORING_SETUP_* flags caio tries, newest first; the kernel's EINVAL drops them in this order. */
+export const OPTIONAL_SETUP_FLAGS = {
+  DEFER_TASKRUN: 1 << 13,
+  SINGLE_ISSUER: 1 << 12,
+  COOP_TASKRUN: (1 << 8) | (1 << 9),
+  SUBMIT_ALL: 1 << 7,
+} as const;
+
+/**
+ * Opens a ring for `capacity` operations in flight; throws an explained error if
+ * the kernel refuses. `avoidSetupFlags` (tests) keeps some optional flags untried.
+ */
+export function openUringBackend(capacity: number, avoidSetupFlags = 0): Backend {
+  const found = nativeContract("caio_uring");
+  if ("reason" in found) throw new Error(found.reason);
+  return new NativeBackend("uring", found.contract, capacity, explainUringSetupError, avoidSetupFlags);
+}
