@@ -22,16 +22,22 @@ function openFlags(fd: number): number | undefined {
   }
 }
 
-function misalignment(view: ArrayBufferView | null, offset: number, length: number, block: number): string[] {
+function misalignment(views: readonly ArrayBufferView[], offset: number, block: number): string[] {
   const wrong: string[] = [];
-  if (view && view.byteLength > 0 && ptr(view as Uint8Array) % block !== 0) wrong.push("buffer address");
-  if (length % block !== 0) wrong.push(`length ${length}`);
+  views.forEach((view, i) => {
+    const which = views.length > 1 ? `buffers[${i}] ` : "";
+    if (view.byteLength > 0 && ptr(view as Uint8Array) % block !== 0) wrong.push(`${which}buffer address`);
+    if (view.byteLength % block !== 0) wrong.push(`${which}length ${view.byteLength}`);
+  });
   if (offset % block !== 0) wrong.push(`offset ${offset}`);
   return wrong;
 }
 
-/** Explains an EINVAL from a read or write on `fd`: a directory becomes EISDIR, O_DIRECT gets the alignment rule. */
-export function diagnoseInvalid(fd: number, view: ArrayBufferView | null, offset: number, length: number): Diagnosis {
+/**
+ * Explains an EINVAL from a read or write of `views` (one, or a readv/writev list) on
+ * `fd`: a directory becomes EISDIR, O_DIRECT gets the alignment rule.
+ */
+export function diagnoseInvalid(fd: number, views: readonly ArrayBufferView[], offset: number): Diagnosis {
   let stats;
   try {
     stats = fstatSync(fd);
@@ -42,7 +48,7 @@ export function diagnoseInvalid(fd: number, view: ArrayBufferView | null, offset
   const flags = openFlags(fd);
   if (flags !== undefined && (flags & constants.O_DIRECT) !== 0) {
     const block = Number(stats.blksize) || 4096;
-    const wrong = misalignment(view, offset, length, 512);
+    const wrong = misalignment(views, offset, 512);
     const detail = wrong.length > 0 ? `; misaligned here: ${wrong.join(", ")}` : "";
     return {
       errno: EINVAL,

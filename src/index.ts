@@ -11,11 +11,11 @@
  * ```
  */
 import { ptr } from "bun:ffi";
-import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_WRITE } from "./backends/backend.ts";
+import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV } from "./backends/backend.ts";
 import { isBackendName, openBackend, type Backend, type BackendName } from "./backends/index.ts";
 import { diagnoseInvalid } from "./diagnose.ts";
 import { contextClosed, invalidArgType, outOfRange, systemError } from "./errors.ts";
-import { Scheduler, type Opcode, type Stats } from "./scheduler.ts";
+import { Scheduler, type Opcode, type Stats, type VectorOpcode } from "./scheduler.ts";
 import { openDefaultBackend } from "./select.ts";
 import {
   checkFd,
@@ -23,6 +23,8 @@ import {
   checkOffset,
   checkOptions,
   checkView,
+  checkViews,
+  MAX_BUFFERS,
   MAX_LENGTH,
   toWritableBytes,
   type OperationOptions,
@@ -161,6 +163,42 @@ export class Context {
     return result;
   }
 
+  /**
+   * Reads into `buffers` in order, as one operation (preadv(2)), at `offset` of `fd`.
+   * Resolves with the total bytes read, which can be short at end of file.
+   */
+  async readv(
+    buffers: readonly ArrayBufferView[],
+    fd: number,
+    offset: number | bigint,
+    options?: OperationOptions,
+  ): Promise<number> {
+    const error = checkViews("buffers", buffers);
+    if (error) throw error;
+    const position = this.#checkTarget(fd, offset, options);
+    const result = await this.#submitVector(OP_READV, fd, position, buffers, options);
+    if (result < 0) throw transferError(result, "readv", fd, buffers, position);
+    return result;
+  }
+
+  /**
+   * Writes `buffers` in order, as one operation (pwritev(2)), at `offset` of `fd`.
+   * Resolves with the total bytes written (one syscall's result: it can be short).
+   */
+  async writev(
+    buffers: readonly ArrayBufferView[],
+    fd: number,
+    offset: number | bigint,
+    options?: OperationOptions,
+  ): Promise<number> {
+    const error = checkViews("buffers", buffers);
+    if (error) throw error;
+    const position = this.#checkTarget(fd, offset, options);
+    const result = await this.#submitVector(OP_WRITEV, fd, position, buffers, options);
+    if (result < 0) throw transferError(result, "writev", fd, buffers, position);
+    return result;
+  }
+
   /** fsync(2): flushes data and metadata of `fd`. */
   async fsync(fd: number, options?: OperationOptions): Promise<void> {
     this.#checkTarget(fd, 0, options);
@@ -195,6 +233,16 @@ export class Context {
     return Number(offset);
   }
 
+  #submitVector(
+    opcode: VectorOpcode,
+    fd: number,
+    offset: number,
+    views: readonly ArrayBufferView[],
+    options: OperationOptions | undefined,
+  ) {
+    return this.#scheduler.enqueueVector(opcode, fd, offset, views, options?.priority ?? 0, options?.signal);
+  }
+
   #submit(opcode: Opcode, fd: number, offset: number, view: ArrayBufferView | null, options?: OperationOptions) {
     if (options === undefined) return this.#scheduler.enqueue(opcode, fd, offset, view, 0, undefined);
     return this.#scheduler.enqueue(opcode, fd, offset, view, options.priority ?? 0, options.signal);
@@ -202,10 +250,16 @@ export class Context {
 }
 
 /** The error for a failed read or write; a bare EINVAL is explained (directory, O_DIRECT alignment). */
-function transferError(result: number, syscall: "read" | "write", fd: number, view: ArrayBufferView, offset: number) {
+function transferError(
+  result: number,
+  syscall: "read" | "write" | "readv" | "writev",
+  fd: number,
+  views: ArrayBufferView | readonly ArrayBufferView[],
+  offset: number,
+) {
   if (result !== EINVAL) return systemError(result, syscall);
-  const { errno, hint } = diagnoseInvalid(fd, view, offset, view.byteLength);
+  const { errno, hint } = diagnoseInvalid(fd, ArrayBuffer.isView(views) ? [views] : views, offset);
   return systemError(errno, syscall, hint);
 }
 
-export { MAX_LENGTH };
+export { MAX_BUFFERS, MAX_LENGTH };

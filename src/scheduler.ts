@@ -9,7 +9,17 @@
  */
 import { ptr } from "bun:ffi";
 import { read as readFd, writeSync } from "node:fs";
-import { DONE_WORDS, OP_FDSYNC, OP_FSYNC, OP_READ, OP_WRITE, STAGE_WORDS, type Backend } from "./backends/backend.ts";
+import {
+  DONE_WORDS,
+  OP_FDSYNC,
+  OP_FSYNC,
+  OP_READ,
+  OP_READV,
+  OP_WRITE,
+  OP_WRITEV,
+  STAGE_WORDS,
+  type Backend,
+} from "./backends/backend.ts";
 import { AbortError, invalidState } from "./errors.ts";
 
 const QUEUED = 0;
@@ -41,6 +51,9 @@ class Operation {
   resolve!: (value: unknown) => void;
   reject!: (reason: unknown) => void;
   onAbort: (() => void) | undefined = undefined;
+  /** Vectored ops: the caller's buffers, and the struct iovec array the kernel reads (4 u32 words each). */
+  views: readonly ArrayBufferView[] | null = null;
+  iov: Uint32Array | null = null;
 
   constructor(
     readonly opcode: number,
@@ -48,6 +61,7 @@ class Operation {
     readonly offset: number,
     /** The caller's bytes; for reads, the kernel writes into them. */
     public view: ArrayBufferView | null,
+    /** Bytes of `view`; for vectored ops, the number of buffers. */
     readonly length: number,
     readonly priority: number,
     readonly signal: AbortSignal | undefined,
@@ -55,6 +69,7 @@ class Operation {
 }
 
 export type Opcode = typeof OP_READ | typeof OP_WRITE | typeof OP_FSYNC | typeof OP_FDSYNC;
+export type VectorOpcode = typeof OP_READV | typeof OP_WRITEV;
 
 export class Scheduler {
   readonly #backend: Backend;
@@ -118,14 +133,34 @@ export class Scheduler {
     signal: AbortSignal | undefined,
   ): Promise<number> {
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    const op = new Operation(opcode, fd, offset, view, view ? view.byteLength : 0, priority, signal);
+    return this.#add(new Operation(opcode, fd, offset, view, view ? view.byteLength : 0, priority, signal));
+  }
+
+  /** enqueue() for readv/writev: the buffers are read or filled in order, as one operation. */
+  enqueueVector(
+    opcode: VectorOpcode,
+    fd: number,
+    offset: number,
+    views: readonly ArrayBufferView[],
+    priority: number,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    const op = new Operation(opcode, fd, offset, null, views.length, priority, signal);
+    op.views = views.slice();
+    op.iov = new Uint32Array(views.length * 4);
+    for (let i = 0; i < views.length; i++) op.iov[i * 4 + 2] = views[i]!.byteLength;
+    return this.#add(op);
+  }
+
+  #add(op: Operation): Promise<number> {
     const promise = new Promise<number>((resolve, reject) => {
       op.resolve = resolve as (value: unknown) => void;
       op.reject = reject;
     });
-    if (signal) {
+    if (op.signal) {
       op.onAbort = () => this.#abort(op);
-      signal.addEventListener("abort", op.onAbort, { once: true });
+      op.signal.addEventListener("abort", op.onAbort, { once: true });
     }
     this.#queue.push(op);
     this.#queued++;
@@ -215,16 +250,12 @@ export class Scheduler {
 
   /** Writes op into staging position `index` and gives it a slot; false if it was rejected instead. */
   #stage(op: Operation, index: number): boolean {
-    let address = this.#emptyAddress;
-    if (op.view && op.length > 0) {
-      if (op.view.byteLength !== op.length) {
-        this.#queued--;
-        this.#finish(op, SETTLED);
-        op.reject(invalidState("The buffer was detached before the operation was submitted"));
-        return false;
-      }
-      void op.view.buffer;
-      address = ptr(op.view as Uint8Array);
+    const address = op.iov ? this.#iovAddress(op) : this.#bufferAddress(op);
+    if (address < 0) {
+      this.#queued--;
+      this.#finish(op, SETTLED);
+      op.reject(invalidState("The buffer was detached before the operation was submitted"));
+      return false;
     }
     const slot = this.#freeSlots.pop()!;
     this.#slots[slot] = op;
@@ -240,6 +271,33 @@ export class Scheduler {
     stage[base + 6] = slot;
     stage[base + 7] = op.opcode | (op.priority << 16);
     return true;
+  }
+
+  /** The address of op's bytes, or -1 if its buffer was detached (its length changed) since the call. */
+  #bufferAddress(op: Operation): number {
+    if (!op.view || op.length === 0) return this.#emptyAddress;
+    if (op.view.byteLength !== op.length) return -1;
+    void op.view.buffer;
+    return ptr(op.view as Uint8Array);
+  }
+
+  /** Fills op's struct iovec array with the buffers' addresses; -1 if any was detached since the call. */
+  #iovAddress(op: Operation): number {
+    const iov = op.iov!;
+    const views = op.views!;
+    for (let i = 0; i < views.length; i++) {
+      const view = views[i]!;
+      if (view.byteLength !== iov[i * 4 + 2]) return -1;
+      let address = this.#emptyAddress;
+      if (view.byteLength > 0) {
+        void view.buffer;
+        address = ptr(view as Uint8Array);
+      }
+      iov[i * 4] = address >>> 0;
+      iov[i * 4 + 1] = (address / TWO_POW_32) >>> 0;
+    }
+    void iov.buffer;
+    return ptr(iov);
   }
 
   #submitBatch(batch: Operation[]): void {
@@ -305,6 +363,8 @@ export class Scheduler {
   #finish(op: Operation, state: number): void {
     op.state = state;
     op.view = null;
+    op.views = null;
+    op.iov = null;
     if (op.onAbort) {
       op.signal!.removeEventListener("abort", op.onAbort);
       op.onAbort = undefined;

@@ -72,3 +72,19 @@ export function checkView(name: string, view: unknown): CodedError | undefined {
   if (view.byteLength > MAX_LENGTH) return outOfRange(`${name}.byteLength`, `<= ${MAX_LENGTH}`, view.byteLength);
   return undefined;
 }
+
+/** Largest number of buffers in one readv/writev (the kernel's UIO_MAXIOV). */
+export const MAX_BUFFERS = 1024;
+
+/** readv/writev buffers: an array of 1 … 1024 views, each checked like a single buffer. */
+export function checkViews(name: string, views: unknown): CodedError | undefined {
+  if (!Array.isArray(views)) return invalidArgType(name, "an Array of Buffer, TypedArray or DataView", views);
+  if (views.length === 0 || views.length > MAX_BUFFERS) {
+    return outOfRange(`${name}.length`, `>= 1 && <= ${MAX_BUFFERS}`, views.length);
+  }
+  for (let i = 0; i < views.length; i++) {
+    const error = checkView(`${name}[${i}]`, views[i]);
+    if (error) return error;
+  }
+  return undefined;
+}

@@ -72,6 +72,37 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend", (name, ba
     expect(Buffer.from(tail).toString()).toBe("gh......");
   });
 
+  it("writev writes its buffers in order as one operation; readv scatters the bytes back", async () => {
+    using file = tempFile();
+    await using ctx = open();
+    const parts = [Buffer.from("head-"), new Uint8Array(0), new Uint16Array([0x4241]), Buffer.from("-tail")];
+    expect(await ctx.writev(parts, file.fd, 3)).toBe(12);
+    expect(readFileSync(file.path).subarray(3).toString()).toBe("head-AB-tail");
+    const a = Buffer.alloc(4);
+    const b = new Uint8Array(new ArrayBuffer(16), 8, 6);
+    const c = Buffer.alloc(8);
+    // Short at end of file: 12 bytes fill a, b and the first 2 bytes of c.
+    expect(await ctx.readv([a, b, c], file.fd, 3)).toBe(12);
+    expect([a.toString(), Buffer.from(b).toString(), c.toString("latin1", 0, 2)]).toEqual(["head", "-AB-ta", "il"]);
+    expect(c.subarray(2).every((byte) => byte === 0)).toBe(true);
+    expect(await ctx.readv([Buffer.alloc(4)], file.fd, 1000)).toBe(0);
+    expect(ctx.stats).toMatchObject({ submitted: 3, completed: 3 });
+  });
+
+  it("vectored operations keep every buffer alive across Bun.gc(true) and report errors as readv/writev", async () => {
+    using file = tempFile(recordBytes(64));
+    await using ctx = open(8);
+    const reads = Array.from({ length: 32 }, (_, i) => {
+      const views = [new Uint8Array(8), new Uint8Array(8)];
+      return ctx.readv(views, file.fd, i * 16).then((n) => [n, Buffer.concat(views).toString()]);
+    });
+    Bun.gc(true);
+    expect(await Promise.all(reads)).toEqual(Array.from({ length: 32 }, (_, i) => [16, record(i)]));
+    const bad = unusedFd();
+    expect(await ctx.writev([Buffer.from("x")], bad, 0).catch((e) => [e.code, e.syscall])).toEqual(["EBADF", "writev"]);
+    expect(await ctx.readv([Buffer.alloc(1)], bad, 0).catch((e) => [e.code, e.syscall])).toEqual(["EBADF", "readv"]);
+  });
+
   it("fsync and fdsync resolve with undefined", async () => {
     using file = tempFile("data");
     await using ctx = open();

@@ -23,6 +23,9 @@ export const OP_READ = 0;
 export const OP_WRITE = 1;
 export const OP_FSYNC = 2;
 export const OP_FDSYNC = 3;
+/** Vectored: buf is a struct iovec array, len its element count. */
+export const OP_READV = 4;
+export const OP_WRITEV = 5;
 
 export interface Backend {
   readonly name: BackendName;
