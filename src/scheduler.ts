@@ -102,6 +102,7 @@ export class Scheduler {
     for (let slot = backend.capacity - 1; slot >= 0; slot--) this.#freeSlots.push(slot);
     void this.#wakeBuffer.buffer;
     this.#emptyAddress = ptr(this.#wakeBuffer);
+    if (backend.wakeFd < 0) backend.onReady = () => this.#pump();
   }
 
   get closing(): boolean {
@@ -250,7 +251,8 @@ export class Scheduler {
 
   /** Writes op into staging position `index` and gives it a slot; false if it was rejected instead. */
   #stage(op: Operation, index: number): boolean {
-    const address = op.iov ? this.#iovAddress(op) : this.#bufferAddress(op);
+    const views = this.#backend.views;
+    const address = views ? this.#checkUnchanged(op) : op.iov ? this.#iovAddress(op) : this.#bufferAddress(op);
     if (address < 0) {
       this.#queued--;
       this.#finish(op, SETTLED);
@@ -260,6 +262,7 @@ export class Scheduler {
     const slot = this.#freeSlots.pop()!;
     this.#slots[slot] = op;
     op.slot = slot;
+    if (views) views[slot] = op.views ?? op.view;
     const stage = this.#backend.stage;
     const base = index * STAGE_WORDS;
     stage[base] = address >>> 0;
@@ -271,6 +274,15 @@ export class Scheduler {
     stage[base + 6] = slot;
     stage[base + 7] = op.opcode | (op.priority << 16);
     return true;
+  }
+
+  /** For backends that take the buffers themselves: 0, or -1 if a buffer was detached since the call. */
+  #checkUnchanged(op: Operation): number {
+    if (op.view) return op.view.byteLength === op.length ? 0 : -1;
+    const views = op.views;
+    if (!views) return 0;
+    for (let i = 0; i < views.length; i++) if (views[i]!.byteLength !== op.iov![i * 4 + 2]) return -1;
+    return 0;
   }
 
   /** The address of op's bytes, or -1 if its buffer was detached (its length changed) since the call. */
@@ -325,6 +337,7 @@ export class Scheduler {
 
   #releaseSlot(op: Operation): void {
     this.#slots[op.slot] = undefined;
+    if (this.#backend.views) this.#backend.views[op.slot] = null;
     this.#freeSlots.push(op.slot);
     op.slot = -1;
   }
@@ -393,6 +406,7 @@ export class Scheduler {
    * to return (it would otherwise keep the process alive with nothing to wait for).
    */
   #updateWake(): void {
+    if (this.#backend.wakeFd < 0) return;
     if (this.#inFlight > 0) {
       if (this.#wakeArmed) return;
       this.#wakeArmed = true;

@@ -5,6 +5,8 @@ import { Context, type BackendName } from "../src/index.ts";
 import { backends, record, recordBytes, reportSkip, tempFile, unusedFd } from "./helpers.ts";
 
 const IOPRIO_CLASS_BE = 2;
+/** Backends whose page-cache hits complete inside the submitting call; thread and js complete later. */
+const COMPLETES_INLINE = new Set(["uring", "linux"]);
 
 describe.each(backends.map((b) => [b.name, b] as const))("%s backend", (name, backend) => {
   reportSkip(backend);
@@ -133,12 +135,19 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend", (name, ba
     );
   });
 
-  it("each submission fills every free slot: 64 reads through maxRequests 16 take 4 syscalls", async () => {
+  it("each submission fills every free slot (64 cached reads through maxRequests 16)", async () => {
     using file = tempFile(recordBytes(64));
     await using ctx = open(16);
     const before = ctx.stats.submitCalls;
-    const results = await Promise.all(Array.from({ length: 64 }, (_, i) => ctx.read(16, file.fd, i * 16)));
-    expect(ctx.stats.submitCalls - before).toBe(4);
+    const reads = Array.from({ length: 64 }, (_, i) => ctx.read(16, file.fd, i * 16));
+    await Promise.resolve(); // this tick's flush
+    if (COMPLETES_INLINE.has(name)) {
+      // Cached reads complete inside the submitting call, so one flush runs four full batches.
+      expect({ submitted: ctx.stats.submitted, calls: ctx.stats.submitCalls - before }).toEqual({ submitted: 64, calls: 4 });
+    } else {
+      expect({ submitted: ctx.stats.submitted, calls: ctx.stats.submitCalls - before }).toEqual({ submitted: 16, calls: 1 });
+    }
+    const results = await Promise.all(reads);
     expect(results.map((b) => b.toString("latin1"))).toEqual(Array.from({ length: 64 }, (_, i) => record(i)));
   });
 
@@ -157,8 +166,8 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend", (name, ba
     const results = await Promise.all(reads);
     for (let i = 0; i < count; i++) expect(results[i]).toBe(record(i));
     expect(ctx.stats).toMatchObject({ submitted: count, completed: count, inFlight: 0, queued: 0 });
-    // Submission is FIFO; with at most 32 in flight nothing can finish far ahead of its turn.
-    expect(order.every((op, position) => Math.abs(op - position) < 32)).toBe(true);
+    // Submission is FIFO: op i starts only after i - 31 others have finished, so it cannot finish further ahead.
+    expect(order.every((op, position) => op - position < 32)).toBe(true);
   });
 
   it("keeps buffers alive and their addresses stable across Bun.gc(true)", async () => {

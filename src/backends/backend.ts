@@ -27,6 +27,9 @@ export const OP_FDSYNC = 3;
 export const OP_READV = 4;
 export const OP_WRITEV = 5;
 
+/** What an op reads into or writes from: one view, or a readv/writev list. */
+export type StagedBuffers = ArrayBufferView | readonly ArrayBufferView[];
+
 export interface Backend {
   readonly name: BackendName;
   /** Operations the backend accepts in flight; slot indexes are 0 .. capacity-1. */
@@ -35,8 +38,18 @@ export interface Backend {
   readonly stage: Uint32Array;
   /** Completions written by reap(), DONE_WORDS per completion. */
   readonly done: Int32Array;
-  /** Descriptor that becomes readable (8-byte counter) when completions arrive later. */
+  /**
+   * Descriptor that becomes readable (8-byte counter) when completions arrive later;
+   * -1 for a backend that calls onReady on this thread instead.
+   */
   readonly wakeFd: number;
+  /** Set by the scheduler when wakeFd is -1; the backend calls it when reap() has something. */
+  onReady?: (() => void) | undefined;
+  /**
+   * Present on backends that need the buffers themselves rather than their
+   * addresses (js): the scheduler stores each op's buffers at views[slot] when staging.
+   */
+  readonly views?: (StagedBuffers | null)[];
   /** Submits stage[0 .. count); returns how many were consumed from the front, or -errno. */
   submit(count: number): number;
   /** Copies ready completions into `done` without blocking; returns the count. */

@@ -1,6 +1,7 @@
 /** The backends caio knows, in preference order, and how to open each. */
 import { errorWithCode } from "../errors.ts";
 import type { Backend, BackendName } from "./backend.ts";
+import { openJsBackend } from "./js.ts";
 import { openLinuxBackend } from "./linux.ts";
 import { openUringBackend } from "./uring.ts";
 
@@ -14,6 +15,7 @@ export const BACKEND_NAMES: readonly BackendName[] = ["uring", "linux", "thread"
 const openers: Partial<Record<BackendName, Opener>> = {
   uring: openUringBackend,
   linux: openLinuxBackend,
+  js: openJsBackend,
 };
 
 export function isBackendName(value: unknown): value is BackendName {

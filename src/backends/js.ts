@@ -1,0 +1,149 @@
+/**
+ * The pure TypeScript backend ("js"): each staged operation becomes one node:fs
+ * call (pread, pwrite, preadv, pwritev, fsync, fdatasync). No native code, so it
+ * works wherever Bun runs; the scheduler, limits and errors are the same as for
+ * the kernel backends.
+ */
+import { fdatasync, fsync, read, readv, write, writev } from "node:fs";
+import {
+  DONE_WORDS,
+  OP_FDSYNC,
+  OP_FSYNC,
+  OP_READ,
+  OP_READV,
+  OP_WRITE,
+  STAGE_FD,
+  STAGE_LEN,
+  STAGE_OFFSET_HI,
+  STAGE_OFFSET_LO,
+  STAGE_OPCODE_PRIO,
+  STAGE_USER_DATA,
+  STAGE_WORDS,
+  type Backend,
+  type StagedBuffers,
+} from "./backend.ts";
+
+const EINVAL = -22;
+const EIO = -5;
+const ESPIPE = -29;
+const TWO_POW_32 = 4294967296;
+/** ioprio classes the kernel accepts: none, realtime, best-effort, idle. */
+const MAX_IOPRIO_CLASS = 3;
+
+type Done = (error: NodeJS.ErrnoException | null, result?: number) => void;
+
+/** One node:fs call per opcode; `position` null means "the current position" (pipes, FIFOs, ttys). */
+function issue(opcode: number, fd: number, buffers: StagedBuffers, position: number | null, done: Done): void {
+  switch (opcode) {
+    case OP_READ:
+      read(fd, buffers as Uint8Array, 0, (buffers as Uint8Array).byteLength, position, done);
+      return;
+    case OP_WRITE:
+      write(fd, buffers as Uint8Array, 0, (buffers as Uint8Array).byteLength, position, done);
+      return;
+    case OP_READV:
+      readv(fd, buffers as Uint8Array[], position, done);
+      return;
+    case OP_FSYNC:
+      fsync(fd, done);
+      return;
+    case OP_FDSYNC:
+      fdatasync(fd, done);
+      return;
+    default:
+      writev(fd, buffers as Uint8Array[], position, done);
+  }
+}
+
+export class JsBackend implements Backend {
+  readonly name = "js";
+  readonly stage: Uint32Array;
+  readonly done: Int32Array;
+  /** No descriptor: completions arrive as callbacks on this thread and call onReady. */
+  readonly wakeFd = -1;
+  readonly views: (StagedBuffers | null)[];
+  onReady: (() => void) | undefined = undefined;
+  #ready: number[] = [];
+  #readyScheduled = false;
+  #submitCalls = 0;
+
+  constructor(readonly capacity: number) {
+    this.stage = new Uint32Array(capacity * STAGE_WORDS);
+    this.done = new Int32Array(capacity * DONE_WORDS);
+    this.views = new Array(capacity).fill(null);
+  }
+
+  submit(count: number): number {
+    this.#submitCalls++;
+    const stage = this.stage;
+    for (let i = 0; i < count; i++) {
+      const base = i * STAGE_WORDS;
+      const slot = stage[base + STAGE_USER_DATA]!;
+      const fd = stage[base + STAGE_FD]!;
+      const opcode = stage[base + STAGE_OPCODE_PRIO]! & 0xffff;
+      const priority = stage[base + STAGE_OPCODE_PRIO]! >>> 16;
+      const offset = stage[base + STAGE_OFFSET_LO]! + stage[base + STAGE_OFFSET_HI]! * TWO_POW_32;
+      if (priority >> 13 > MAX_IOPRIO_CLASS) {
+        // The kernel backends reject such a priority; node:fs cannot apply any, so only the check is shared.
+        this.#complete(slot, EINVAL);
+        continue;
+      }
+      this.#start(slot, opcode, fd, offset, stage[base + STAGE_LEN]!);
+    }
+    return count;
+  }
+
+  /** Starts one op; a descriptor that cannot seek (pipe, FIFO) is retried at its current position. */
+  #start(slot: number, opcode: number, fd: number, offset: number, length: number): void {
+    const buffers = this.views[slot]!;
+    const positional = opcode !== OP_FSYNC && opcode !== OP_FDSYNC;
+    if (positional && length === 0) {
+      this.#complete(slot, 0);
+      return;
+    }
+    const finish: Done = (error, result) => this.#complete(slot, error ? (error.errno ?? EIO) : result!);
+    issue(opcode, fd, buffers, positional ? offset : null, (error, result) => {
+      if (error?.errno === ESPIPE && positional) issue(opcode, fd, buffers, null, finish);
+      else finish(error, result);
+    });
+  }
+
+  #complete(slot: number, result: number): void {
+    this.views[slot] = null;
+    this.#ready.push(slot, result);
+    if (this.#readyScheduled) return;
+    this.#readyScheduled = true;
+    // One wake-up for every completion that lands before the next microtask checkpoint.
+    queueMicrotask(() => {
+      this.#readyScheduled = false;
+      this.onReady?.();
+    });
+  }
+
+  reap(): number {
+    const ready = this.#ready;
+    const count = Math.min(ready.length / 2, this.capacity);
+    const done = this.done;
+    for (let i = 0; i < count * 2; i++) done[i] = ready[i]!;
+    if (count * 2 === ready.length) ready.length = 0;
+    else this.#ready = ready.slice(count * 2);
+    return count;
+  }
+
+  /** node:fs calls cannot be cancelled; the op completes normally and its buffer is kept until then. */
+  cancel(): void {}
+
+  submitCalls(): number {
+    return this.#submitCalls;
+  }
+
+  features(): number {
+    return 0;
+  }
+
+  close(): void {}
+}
+
+export function openJsBackend(capacity: number): Backend {
+  return new JsBackend(capacity);
+}
