@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -160,28 +161,41 @@ static void complete_early(struct aio_backend *b, const struct iocb *cb, int32_t
 	b->refused_count++;
 }
 
+/* Remembers the last descriptor checked, so a batch on one file costs one fstat. */
+struct fd_check {
+	int fd;
+	int refusal;
+};
+
 /*
- * Submits ops[0..n) with as few io_submit calls as the kernel allows. Returns how
- * many ops were consumed from the front of the array: each of them completes
- * exactly once through caio_aio_reap (an op the kernel refused at submit time,
- * such as EBADF, completes with that error). The rest stay with the caller, to be
- * offered again after completions free kernel resources. Returns -EAGAIN only when
- * nothing at all could be submitted for lack of resources.
+ * Buffered AIO on a pipe, FIFO, socket or character device runs synchronously
+ * inside io_submit and can block the calling (JavaScript) thread forever, so such
+ * reads and writes are refused with ESPIPE, as pread(2) refuses them.
  */
-CAIO_EXPORT int caio_aio_submit(void *handle, const struct caio_op *ops, uint32_t n)
+static int refusal_for(struct fd_check *check, const struct caio_op *op)
 {
-	struct aio_backend *b = handle;
+	struct stat st;
+
+	if (op->opcode == CAIO_OP_FSYNC || op->opcode == CAIO_OP_FDSYNC)
+		return 0;
+	if (op->fd == check->fd)
+		return check->refusal;
+	check->fd = op->fd;
+	/* A bad descriptor is left for io_submit to report. */
+	check->refusal = fstat(op->fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) ? -ESPIPE : 0;
+	return check->refusal;
+}
+
+/*
+ * io_submit of b->batch[0..count); returns how many iocbs were consumed: queued,
+ * or refused with an error recorded for reap. Stops early only on EAGAIN.
+ */
+static uint32_t submit_batch(struct aio_backend *b, uint32_t count)
+{
 	uint32_t done = 0;
 
-	if (n > b->capacity || validate_ops(b, ops, n) < 0)
-		return -EINVAL;
-	for (uint32_t i = 0; i < n; i++) {
-		struct iocb *cb = &b->iocbs[ops[i].user_data];
-		prep_iocb(b, cb, &ops[i]);
-		b->batch[i] = cb;
-	}
-	while (done < n) {
-		long ret = sys_io_submit(b->ctx, n - done, b->batch + done);
+	while (done < count) {
+		long ret = sys_io_submit(b->ctx, count - done, b->batch + done);
 		b->submit_calls++;
 		if (ret > 0) {
 			done += (uint32_t)ret;
@@ -195,9 +209,48 @@ CAIO_EXPORT int caio_aio_submit(void *handle, const struct caio_op *ops, uint32_
 		complete_early(b, b->batch[done], -errno);
 		done++;
 	}
-	if (done == 0 && n > 0)
+	return done;
+}
+
+/*
+ * Submits ops[0..n) with as few io_submit calls as the kernel allows. Returns how
+ * many ops were consumed from the front of the array: each of them completes
+ * exactly once through caio_aio_reap (an op refused at submit time, such as EBADF
+ * or ESPIPE for a pipe, completes with that error). The rest stay with the caller,
+ * to be offered again after completions free kernel resources. Returns -EAGAIN
+ * only when nothing at all could be submitted for lack of resources.
+ */
+CAIO_EXPORT int caio_aio_submit(void *handle, const struct caio_op *ops, uint32_t n)
+{
+	struct aio_backend *b = handle;
+	struct fd_check check = { .fd = -1, .refusal = 0 };
+	uint32_t consumed = 0, pending = 0;
+
+	if (n > b->capacity || validate_ops(b, ops, n) < 0)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		int refusal = refusal_for(&check, &ops[i]);
+		struct iocb *cb = &b->iocbs[ops[i].user_data];
+
+		prep_iocb(b, cb, &ops[i]);
+		if (refusal == 0) {
+			b->batch[pending++] = cb;
+			continue;
+		}
+		/* Submit what precedes the refused op first, so consumption stays a prefix. */
+		uint32_t queued = submit_batch(b, pending);
+		consumed += queued;
+		if (queued < pending)
+			goto out;
+		pending = 0;
+		complete_early(b, cb, refusal);
+		consumed++;
+	}
+	consumed += submit_batch(b, pending);
+out:
+	if (consumed == 0 && n > 0)
 		return -EAGAIN;
-	return (int)done;
+	return (int)consumed;
 }
 
 static uint32_t take_refused(struct aio_backend *b, struct caio_done *out, uint32_t max)

@@ -7,6 +7,15 @@ import { constants, fstatSync, readFileSync } from "node:fs";
 
 const EINVAL = -22;
 const EISDIR = -21;
+const ESPIPE = -29;
+
+const LINUX_AIO_STREAM_HINT =
+  "Linux AIO cannot read or write pipes, FIFOs, sockets or character devices without blocking the thread, " +
+  'so caio refuses them on the "linux" backend; the "uring", "thread" and "js" backends handle them ' +
+  "(at the stream's current position)";
+const LINUX_AIO_UNSUPPORTED_HINT =
+  "this file's file system has no Linux AIO read/write path (procfs, sysfs and similar); " +
+  'use the "uring", "thread" or "js" backend for it';
 
 export interface Diagnosis {
   errno: number;
@@ -31,6 +40,26 @@ function misalignment(views: readonly ArrayBufferView[], offset: number, block: 
   });
   if (offset % block !== 0) wrong.push(`offset ${offset}`);
   return wrong;
+}
+
+/**
+ * Explains a failed read or write: EINVAL via diagnoseInvalid, and the errors the
+ * "linux" backend gives for files kernel AIO cannot handle.
+ */
+export function diagnoseTransfer(
+  result: number,
+  fd: number,
+  views: readonly ArrayBufferView[],
+  offset: number,
+  backend: string,
+): Diagnosis {
+  if (result === ESPIPE && backend === "linux") return { errno: result, hint: LINUX_AIO_STREAM_HINT };
+  if (result !== EINVAL) return { errno: result };
+  const diagnosis = diagnoseInvalid(fd, views, offset);
+  if (diagnosis.errno === EINVAL && !diagnosis.hint && backend === "linux") {
+    return { errno: EINVAL, hint: LINUX_AIO_UNSUPPORTED_HINT };
+  }
+  return diagnosis;
 }
 
 /**

@@ -13,7 +13,7 @@
 import { ptr } from "bun:ffi";
 import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV } from "./backends/backend.ts";
 import { isBackendName, openBackend, type Backend, type BackendName } from "./backends/index.ts";
-import { diagnoseInvalid } from "./diagnose.ts";
+import { diagnoseTransfer } from "./diagnose.ts";
 import { contextClosed, invalidArgType, outOfRange, systemError } from "./errors.ts";
 import { Scheduler, type Opcode, type Stats, type VectorOpcode } from "./scheduler.ts";
 import { openDefaultBackend } from "./select.ts";
@@ -48,7 +48,6 @@ export interface ContextOptions {
 }
 
 const DEFAULT_MAX_REQUESTS = 128;
-const EINVAL = -22;
 const MAX_REQUESTS_LIMIT = 65536;
 /** O_DIRECT needs buffers aligned to the logical block size; a page covers every device. */
 const DIRECT_IO_ALIGNMENT = 4096;
@@ -135,7 +134,7 @@ export class Context {
     if (bytes instanceof Error) throw bytes;
     const position = this.#checkTarget(fd, offset, options);
     const result = await this.#submit(OP_WRITE, fd, position, bytes, options);
-    if (result < 0) throw transferError(result, "write", fd, bytes, position);
+    if (result < 0) throw transferError(result, "write", fd, bytes, position, this.backend);
     return result;
   }
 
@@ -149,7 +148,7 @@ export class Context {
     const position = this.#checkTarget(fd, offset, options);
     const buffer = allocReadBuffer(nbytes);
     const result = await this.#submit(OP_READ, fd, position, buffer, options);
-    if (result < 0) throw transferError(result, "read", fd, buffer, position);
+    if (result < 0) throw transferError(result, "read", fd, buffer, position, this.backend);
     return buffer.subarray(0, result);
   }
 
@@ -159,7 +158,7 @@ export class Context {
     if (error) throw error;
     const position = this.#checkTarget(fd, offset, options);
     const result = await this.#submit(OP_READ, fd, position, buffer, options);
-    if (result < 0) throw transferError(result, "read", fd, buffer, position);
+    if (result < 0) throw transferError(result, "read", fd, buffer, position, this.backend);
     return result;
   }
 
@@ -177,7 +176,7 @@ export class Context {
     if (error) throw error;
     const position = this.#checkTarget(fd, offset, options);
     const result = await this.#submitVector(OP_READV, fd, position, buffers, options);
-    if (result < 0) throw transferError(result, "readv", fd, buffers, position);
+    if (result < 0) throw transferError(result, "readv", fd, buffers, position, this.backend);
     return result;
   }
 
@@ -195,7 +194,7 @@ export class Context {
     if (error) throw error;
     const position = this.#checkTarget(fd, offset, options);
     const result = await this.#submitVector(OP_WRITEV, fd, position, buffers, options);
-    if (result < 0) throw transferError(result, "writev", fd, buffers, position);
+    if (result < 0) throw transferError(result, "writev", fd, buffers, position, this.backend);
     return result;
   }
 
@@ -249,16 +248,16 @@ export class Context {
   }
 }
 
-/** The error for a failed read or write; a bare EINVAL is explained (directory, O_DIRECT alignment). */
+/** The error for a failed read or write, explained where caio knows more than the errno (see diagnose.ts). */
 function transferError(
   result: number,
   syscall: "read" | "write" | "readv" | "writev",
   fd: number,
   views: ArrayBufferView | readonly ArrayBufferView[],
   offset: number,
+  backend: BackendName,
 ) {
-  if (result !== EINVAL) return systemError(result, syscall);
-  const { errno, hint } = diagnoseInvalid(fd, ArrayBuffer.isView(views) ? [views] : views, offset);
+  const { errno, hint } = diagnoseTransfer(result, fd, ArrayBuffer.isView(views) ? [views] : views, offset, backend);
   return systemError(errno, syscall, hint);
 }
 
