@@ -182,7 +182,10 @@ static int refusal_for(struct fd_check *check, const struct caio_op *op)
 		return check->refusal;
 	check->fd = op->fd;
 	/* A bad descriptor is left for io_submit to report. */
-	check->refusal = fstat(op->fd, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode) ? -ESPIPE : 0;
+	if (fstat(op->fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode)))
+		check->refusal = -ESPIPE;
+	else
+		check->refusal = 0;
 	return check->refusal;
 }
 

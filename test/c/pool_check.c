@@ -12,6 +12,7 @@
  */
 #include "../../c/pool.c"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -345,7 +346,7 @@ static void check_pipes(void *h)
  * Occupies the single worker of a 1-thread pool: a write four times the pipe's size
  * fills it and blocks. Returns once the data shows up, i.e. the op is running.
  */
-static uint8_t *block_worker(void *h, int p[2], uint32_t user_data, size_t *len)
+static uint8_t *block_worker(void *h, int p[2], uint32_t user_data, uint16_t ioprio, size_t *len)
 {
 	struct caio_op op;
 	uint8_t *big;
@@ -359,6 +360,7 @@ static uint8_t *block_worker(void *h, int p[2], uint32_t user_data, size_t *len)
 	CHECK(big != NULL);
 	fill(big, *len, 77);
 	op = make_op(CAIO_OP_WRITE, p[1], big, (uint32_t)*len, 0, user_data);
+	op.ioprio = ioprio;
 	CHECK_EQ(caio_pool_submit(h, &op, 1), 1);
 	CHECK(readable(p[0], WAIT_MS));
 	return big;
@@ -380,6 +382,41 @@ static void drain(int fd, const uint8_t *expect, size_t len)
 	}
 }
 
+/* The thread id of the only live pool worker (workers name themselves "caio-pool"). */
+static pid_t only_worker(void)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *e;
+	pid_t tid = 0;
+	int found = 0;
+
+	CHECK(dir != NULL);
+	while ((e = readdir(dir))) {
+		char path[300], comm[32] = { 0 };
+		int fd;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (read(fd, comm, sizeof(comm) - 1) > 0 && strcmp(comm, "caio-pool\n") == 0) {
+			tid = atoi(e->d_name);
+			found++;
+		}
+		close(fd);
+	}
+	closedir(dir);
+	CHECK_EQ(found, 1);
+	return tid;
+}
+
+static long thread_ioprio(pid_t tid)
+{
+	return syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, tid);
+}
+
 static void check_cancel(void)
 {
 	void *h = open_pool(CAP, 1);
@@ -390,9 +427,13 @@ static void check_cancel(void)
 	uint8_t *big;
 	size_t big_len;
 	int p[2], a[2], rc;
+	pid_t worker;
 
-	big = block_worker(h, p, 0, &big_len);
+	big = block_worker(h, p, 0, PRIO_BE4, &big_len);
 	CHECK_EQ(caio_pool_cancel(h, 0), -EALREADY);
+	/* The priority is the worker thread's own while the op runs. */
+	worker = only_worker();
+	CHECK_EQ(thread_ioprio(worker), PRIO_BE4);
 
 	/* The worker is stuck, so these stay queued: reads of one byte from an empty pipe. */
 	CHECK_EQ(pipe2(a, O_CLOEXEC), 0);
@@ -433,6 +474,8 @@ static void check_cancel(void)
 	}
 	rc = caio_pool_reap(h, out, CAP);
 	CHECK_EQ(rc, 0);
+	/* ... and is back to what it inherited once the op is over. */
+	CHECK_EQ(thread_ioprio(worker), inherited_ioprio());
 	CHECK_EQ(caio_pool_close(h), 0);
 	close(a[0]);
 	close(a[1]);
@@ -475,7 +518,7 @@ static void check_close_waits(void)
 	uint8_t *big;
 	int p[2], fd = temp_file();
 
-	big = block_worker(h, p, 0, &big_len);
+	big = block_worker(h, p, 0, 0, &big_len);
 	for (uint32_t i = 0; i < 10; i++) {
 		fill(chunks[i], sizeof(chunks[i]), 100 + i);
 		ops[i] = make_op(CAIO_OP_WRITE, fd, chunks[i], sizeof(chunks[i]), i * 512, i + 1);
