@@ -13,6 +13,7 @@
 import { ptr } from "bun:ffi";
 import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV } from "./backends/backend.ts";
 import { isBackendName, openBackend, type Backend, type BackendName } from "./backends/index.ts";
+import { MAX_THREADS } from "./backends/thread.ts";
 import { diagnoseTransfer } from "./diagnose.ts";
 import { contextClosed, invalidArgType, outOfRange, systemError } from "./errors.ts";
 import { Scheduler, type Opcode, type Stats, type VectorOpcode } from "./scheduler.ts";
@@ -45,6 +46,11 @@ export interface ContextOptions {
    * backend that initialises here decide.
    */
   backend?: BackendName;
+  /**
+   * Worker threads for the "thread" backend (1 … 1024); other backends ignore it.
+   * Default: enough to keep the CPUs and a fast SSD busy (see README).
+   */
+  threads?: number;
 }
 
 const DEFAULT_MAX_REQUESTS = 128;
@@ -55,10 +61,10 @@ const DIRECT_IO_ALIGNMENT = 4096;
 /** Backstop for contexts dropped without close(): the scheduler is unreachable only once idle. */
 const dropped = new FinalizationRegistry<Backend>((backend) => backend.close());
 
-function checkContextOptions(options: unknown): { maxRequests: number; backend?: BackendName } {
+function checkContextOptions(options: unknown): { maxRequests: number; backend?: BackendName; threads?: number } {
   if (options === undefined) return { maxRequests: DEFAULT_MAX_REQUESTS };
   if (options === null || typeof options !== "object") throw invalidArgType("options", "of type object", options);
-  const { maxRequests = DEFAULT_MAX_REQUESTS, backend } = options as ContextOptions;
+  const { maxRequests = DEFAULT_MAX_REQUESTS, backend, threads } = options as ContextOptions;
   if (typeof maxRequests !== "number") throw invalidArgType("options.maxRequests", "of type number", maxRequests);
   if (!Number.isInteger(maxRequests) || maxRequests < 1 || maxRequests > MAX_REQUESTS_LIMIT) {
     throw outOfRange("options.maxRequests", `an integer >= 1 && <= ${MAX_REQUESTS_LIMIT}`, maxRequests);
@@ -66,7 +72,13 @@ function checkContextOptions(options: unknown): { maxRequests: number; backend?:
   if (backend !== undefined && !isBackendName(backend)) {
     throw invalidArgType("options.backend", `one of "uring", "linux", "thread", "js"`, backend);
   }
-  return { maxRequests, backend };
+  if (threads !== undefined) {
+    if (typeof threads !== "number") throw invalidArgType("options.threads", "of type number", threads);
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+      throw outOfRange("options.threads", `an integer >= 1 && <= ${MAX_THREADS}`, threads);
+    }
+  }
+  return { maxRequests, backend, threads };
 }
 
 /**
@@ -99,8 +111,10 @@ export class Context {
   readonly #backend: Backend;
 
   constructor(options?: ContextOptions) {
-    const { maxRequests, backend } = checkContextOptions(options);
-    this.#backend = backend ? openBackend(backend, maxRequests) : openDefaultBackend(maxRequests);
+    const { maxRequests, backend, threads } = checkContextOptions(options);
+    this.#backend = backend
+      ? openBackend(backend, maxRequests, { threads })
+      : openDefaultBackend(maxRequests, { threads });
     this.#scheduler = new Scheduler(this.#backend);
     dropped.register(this.#scheduler, this.#backend, this.#scheduler);
   }

@@ -24,7 +24,11 @@ function contractSymbols<P extends string>(prefix: P) {
   } as const;
 }
 
-const symbols = { ...contractSymbols("caio_aio"), ...contractSymbols("caio_uring") };
+const symbols = {
+  ...contractSymbols("caio_aio"),
+  ...contractSymbols("caio_uring"),
+  ...contractSymbols("caio_pool"),
+};
 
 /** The functions one backend exports, with the prefix removed. */
 export interface NativeContract {
@@ -37,7 +41,7 @@ export interface NativeContract {
   close(handle: Pointer): number;
 }
 
-export type NativePrefix = "caio_aio" | "caio_uring";
+export type NativePrefix = "caio_aio" | "caio_uring" | "caio_pool";
 
 export const libraryPath = join(import.meta.dir, "..", "build", "libcaio.so");
 

@@ -5,7 +5,15 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { BACKEND_NAMES, isBackendName, openBackend, openBestBackend, type Backend, type BackendName } from "./backends/index.ts";
+import {
+  BACKEND_NAMES,
+  isBackendName,
+  openBackend,
+  openBestBackend,
+  type Backend,
+  type BackendName,
+  type OpenOptions,
+} from "./backends/index.ts";
 
 export interface BackendAvailability {
   name: BackendName;
@@ -84,11 +92,11 @@ function configuredPreference(): Preference | null {
  * Opens the configured backend, or the best available one. A configured backend
  * that cannot start here is reported once, with the reason, and then ignored.
  */
-export function openDefaultBackend(capacity: number): Backend {
+export function openDefaultBackend(capacity: number, options: OpenOptions = {}): Backend {
   const configured = configuredPreference();
   if (configured) {
     try {
-      return openBackend(configured.name as BackendName, capacity);
+      return openBackend(configured.name as BackendName, capacity, options);
     } catch (error) {
       preference = null;
       warn(
@@ -97,5 +105,5 @@ export function openDefaultBackend(capacity: number): Backend {
       );
     }
   }
-  return openBestBackend(capacity);
+  return openBestBackend(capacity, options);
 }

@@ -101,6 +101,10 @@ describe("Context options", () => {
     [{ maxRequests: 65537 }, RangeError, "ERR_OUT_OF_RANGE"],
     [{ maxRequests: "8" }, TypeError, "ERR_INVALID_ARG_TYPE"],
     [{ backend: "posix" }, TypeError, "ERR_INVALID_ARG_TYPE"],
+    [{ backend: "thread", threads: 0 }, RangeError, "ERR_OUT_OF_RANGE"],
+    [{ backend: "thread", threads: 1025 }, RangeError, "ERR_OUT_OF_RANGE"],
+    [{ threads: 2.5 }, RangeError, "ERR_OUT_OF_RANGE"],
+    [{ threads: "4" }, TypeError, "ERR_INVALID_ARG_TYPE"],
     ["fast", TypeError, "ERR_INVALID_ARG_TYPE"],
   ] as const)("new Context(%p) throws %p", (options, type, code) => {
     let error: unknown;
