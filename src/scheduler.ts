@@ -426,6 +426,7 @@ export class Scheduler {
     this.#finalSubmitCalls = this.#backend.submitCalls();
     this.#closed = true;
     this.#backend.close();
-    this.#resolveClose!();
+    // After the microtasks that the last settlements queued: callers' handlers run before close() resolves.
+    setImmediate(this.#resolveClose!);
   }
 }
