@@ -300,12 +300,13 @@ static void prep_sqe(struct io_uring_sqe *sqe, const struct caio_op *op)
 	memset(sqe, 0, sizeof(*sqe));
 	sqe->opcode = opcodes[op->opcode];
 	sqe->fd = op->fd;
-	sqe->ioprio = op->ioprio;
 	sqe->user_data = op->user_data;
 	if (op->opcode == CAIO_OP_FSYNC || op->opcode == CAIO_OP_FDSYNC) {
+		/* No ioprio: the kernel rejects it (EINVAL) on opcodes that cannot use it, fsync among them. */
 		sqe->fsync_flags = op->opcode == CAIO_OP_FDSYNC ? IORING_FSYNC_DATASYNC : 0;
 		return;
 	}
+	sqe->ioprio = op->ioprio;
 	sqe->addr = op->buf;
 	sqe->len = op->len;
 	sqe->off = op->offset;

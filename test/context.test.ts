@@ -236,6 +236,9 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend", (name, ba
     await using ctx = open();
     expect((await ctx.read(4, file.fd, 0, { priority: (IOPRIO_CLASS_BE << 13) | 4 })).toString()).toBe("prio");
     await expect(ctx.read(4, file.fd, 0, { priority: 7 << 13 })).rejects.toMatchObject({ code: "EINVAL" });
+    // Flushes accept a priority on every backend too (io_uring must not pass it to IORING_OP_FSYNC).
+    const priority = (IOPRIO_CLASS_BE << 13) | 4;
+    expect(await Promise.all([ctx.fsync(file.fd, { priority }), ctx.fdsync(file.fd, { priority })])).toEqual([undefined, undefined]);
   });
 
   it("rejects an already aborted signal without submitting anything", async () => {
