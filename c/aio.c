@@ -309,6 +309,8 @@ CAIO_EXPORT int caio_aio_cancel(void *handle, uint32_t user_data)
 		return errno == EINPROGRESS ? 0 : -errno;
 	/* Kernels before 4.19 hand the cancelled event back here instead of the ring. */
 	complete_early(b, &b->iocbs[user_data], (int32_t)ev.res);
+	/* It bypassed IOCB_FLAG_RESFD, so wake JavaScript ourselves or the completion waits for another one. */
+	eventfd_write(b->event_fd, 1);
 	return 0;
 }
 
