@@ -21,6 +21,7 @@ import {
   type Backend,
 } from "./backends/backend.ts";
 import { AbortError, invalidState } from "./errors.ts";
+import { viewLength } from "./validate.ts";
 
 const QUEUED = 0;
 const IN_FLIGHT = 1;
@@ -278,17 +279,17 @@ export class Scheduler {
 
   /** For backends that take the buffers themselves: 0, or -1 if a buffer was detached since the call. */
   #checkUnchanged(op: Operation): number {
-    if (op.view) return op.view.byteLength === op.length ? 0 : -1;
+    if (op.view) return viewLength(op.view) === op.length ? 0 : -1;
     const views = op.views;
     if (!views) return 0;
-    for (let i = 0; i < views.length; i++) if (views[i]!.byteLength !== op.iov![i * 4 + 2]) return -1;
+    for (let i = 0; i < views.length; i++) if (viewLength(views[i]!) !== op.iov![i * 4 + 2]) return -1;
     return 0;
   }
 
   /** The address of op's bytes, or -1 if its buffer was detached (its length changed) since the call. */
   #bufferAddress(op: Operation): number {
     if (!op.view || op.length === 0) return this.#emptyAddress;
-    if (op.view.byteLength !== op.length) return -1;
+    if (viewLength(op.view) !== op.length) return -1;
     void op.view.buffer;
     return ptr(op.view as Uint8Array);
   }
@@ -299,9 +300,10 @@ export class Scheduler {
     const views = op.views!;
     for (let i = 0; i < views.length; i++) {
       const view = views[i]!;
-      if (view.byteLength !== iov[i * 4 + 2]) return -1;
+      const length = viewLength(view);
+      if (length !== iov[i * 4 + 2]) return -1;
       let address = this.#emptyAddress;
-      if (view.byteLength > 0) {
+      if (length > 0) {
         void view.buffer;
         address = ptr(view as Uint8Array);
       }

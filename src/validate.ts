@@ -51,6 +51,18 @@ export function checkOptions(options: unknown): CodedError | undefined {
   return undefined;
 }
 
+/**
+ * byteLength, or -1 once the view's memory was detached (transferred) or shrunk away:
+ * a typed array then reports 0, but a DataView's getter throws.
+ */
+export function viewLength(view: ArrayBufferView): number {
+  try {
+    return view.byteLength;
+  } catch {
+    return -1;
+  }
+}
+
 function isDetached(view: ArrayBufferView): boolean {
   return (view.buffer as ArrayBuffer).detached === true;
 }
@@ -60,6 +72,7 @@ export function toWritableBytes(payload: unknown): ArrayBufferView | CodedError 
   let view: ArrayBufferView;
   if (typeof payload === "string") view = Buffer.from(payload, "utf8");
   else if (ArrayBuffer.isView(payload)) view = payload;
+  else if (payload instanceof ArrayBuffer && payload.detached) return invalidState(`The "payload" argument's ArrayBuffer is detached`);
   else if (payload instanceof ArrayBuffer || payload instanceof SharedArrayBuffer) view = new Uint8Array(payload);
   else return invalidArgType("payload", "of type string or an instance of ArrayBuffer, Buffer, TypedArray or DataView", payload);
   return checkView("payload", view) ?? view;
@@ -68,8 +81,9 @@ export function toWritableBytes(payload: unknown): ArrayBufferView | CodedError 
 export function checkView(name: string, view: unknown): CodedError | undefined {
   if (!ArrayBuffer.isView(view)) return invalidArgType(name, "an instance of Buffer, TypedArray or DataView", view);
   // Only an empty view can be detached; checking length first keeps the accessor off the hot path.
-  if (view.byteLength === 0 && isDetached(view)) return invalidState(`The "${name}" argument's ArrayBuffer is detached`);
-  if (view.byteLength > MAX_LENGTH) return outOfRange(`${name}.byteLength`, `<= ${MAX_LENGTH}`, view.byteLength);
+  const length = viewLength(view);
+  if (length <= 0 && (length < 0 || isDetached(view))) return invalidState(`The "${name}" argument's ArrayBuffer is detached`);
+  if (length > MAX_LENGTH) return outOfRange(`${name}.byteLength`, `<= ${MAX_LENGTH}`, length);
   return undefined;
 }
 

@@ -82,15 +82,36 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend arguments",
     view.buffer.transfer();
     await expect(ctx.readInto(view, file.fd, 0)).rejects.toMatchObject({ code: "ERR_INVALID_STATE" });
     await expect(ctx.write(view, file.fd, 0)).rejects.toMatchObject({ code: "ERR_INVALID_STATE" });
+    // A detached ArrayBuffer, and a DataView, whose byteLength getter throws once detached.
+    const buffer = new ArrayBuffer(8);
+    buffer.transfer();
+    const dataView = new DataView(new ArrayBuffer(8));
+    dataView.buffer.transfer();
+    await expect(ctx.write(buffer, file.fd, 0)).rejects.toMatchObject({ code: "ERR_INVALID_STATE" });
+    await expect(ctx.readInto(dataView, file.fd, 0)).rejects.toMatchObject({ code: "ERR_INVALID_STATE" });
+    await expect(ctx.writev([Buffer.from("a"), dataView], file.fd, 0)).rejects.toMatchObject({ code: "ERR_INVALID_STATE" });
   });
 
   it("a buffer detached after the call but before submission is rejected, not written through", async () => {
     using file = tempFile("xyz");
     await using ctx = new Context({ backend: name as BackendName });
     const view = new Uint8Array(new ArrayBuffer(8));
-    const pending = ctx.readInto(view, file.fd, 0);
+    const dataView = new DataView(new ArrayBuffer(8));
+    const vectorView = new DataView(new ArrayBuffer(8));
+    const pending = [
+      ctx.readInto(view, file.fd, 0),
+      ctx.readInto(dataView, file.fd, 0),
+      ctx.readv([Buffer.alloc(2), vectorView], file.fd, 0),
+      ctx.read(3, file.fd, 0),
+    ];
     view.buffer.transfer();
-    await expect(pending).rejects.toMatchObject({ code: "ERR_INVALID_STATE" });
+    dataView.buffer.transfer();
+    vectorView.buffer.transfer();
+    const outcomes = await Promise.allSettled(pending);
+    expect(outcomes.slice(0, 3).map((o) => o.status === "rejected" && o.reason.code)).toEqual(Array(3).fill("ERR_INVALID_STATE"));
+    // The rest of the tick's batch is not disturbed.
+    expect(outcomes[3]).toMatchObject({ status: "fulfilled", value: Buffer.from("xyz") });
+    expect(ctx.stats).toMatchObject({ queued: 0, inFlight: 0 });
   });
 });
 

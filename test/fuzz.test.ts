@@ -1,0 +1,76 @@
+/**
+ * Bad-input fuzz: per backend, a subprocess (test/fixtures/fuzz-child.ts) makes 10,000
+ * calls with random wrong (and right) arguments — wrong types and ranges, closed and
+ * never-open descriptors, a directory, listening and connected sockets, a pipe, huge
+ * sizes, detached buffers, aborted signals, bad priorities, closed contexts, random
+ * Context options — in bursts of 100 per tick. It passes when the subprocess exits on
+ * its own with code 0 and every call settled with a typed error or a correct result.
+ *
+ * The seed is fixed (so a failure reproduces) unless CAIO_FUZZ_SEED is set; the child's
+ * stderr names each bad call and the command that reruns it.
+ */
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { backends, repoRoot, reportSkip, runBun, tempDir } from "./helpers.ts";
+
+const CHILD = join(repoRoot, "test", "fixtures", "fuzz-child.ts");
+const CALLS = 10_000;
+const SEED = process.env.CAIO_FUZZ_SEED ?? String(0xca10);
+
+interface Summary {
+  backend: string;
+  seed: number;
+  calls: number;
+  settled: number;
+  violations: number;
+  ms: number;
+  counts: Record<string, number>;
+}
+
+describe.each(backends.map((b) => [b.name, b] as const))("%s backend bad-input fuzz", (name, backend) => {
+  reportSkip(backend);
+
+  test.skipIf(!backend.available)(
+    `${CALLS} random calls each settle with a typed error or a correct result (seed ${SEED})`,
+    async () => {
+      using dir = tempDir();
+      const result = await runBun(CHILD, {
+        CAIO_IMPL: name,
+        CAIO_FUZZ_SEED: SEED,
+        CAIO_FUZZ_CALLS: String(CALLS),
+        CAIO_FUZZ_DIR: dir,
+      });
+      const line = result.stdout.split("\n").find((l) => l.startsWith("FUZZ_SUMMARY "));
+      const summary = line ? (JSON.parse(line.slice("FUZZ_SUMMARY ".length)) as Summary) : undefined;
+      console.log(
+        `[fuzz] ${name}: seed ${SEED}, exit ${result.exitCode}, ${Math.round(result.ms)} ms, ` +
+          (summary ? `${summary.settled}/${summary.calls} settled, ${JSON.stringify(summary.counts)}` : "no summary"),
+      );
+
+      // exitCode null: killed after 20 s, a hang. stderr holds every bad outcome with its call.
+      expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
+      expect(summary).toMatchObject({ backend: name, seed: Number(SEED) >>> 0, calls: CALLS, settled: CALLS, violations: 0 });
+
+      // Not vacuous: real successes, and the error families the pools are built to provoke.
+      const counts = summary!.counts;
+      expect(counts.ok ?? 0).toBeGreaterThan(300);
+      const codes = Object.keys(counts).filter((code) => code !== "ok");
+      expect(codes).toEqual(
+        expect.arrayContaining([
+          "ERR_INVALID_ARG_TYPE",
+          "ERR_OUT_OF_RANGE",
+          "ERR_INVALID_STATE",
+          "ERR_CONTEXT_CLOSED",
+          "ABORT_ERR",
+          "EBADF",
+          "EISDIR",
+          "EINVAL",
+        ]),
+      );
+      for (const code of ["ERR_INVALID_ARG_TYPE", "ERR_OUT_OF_RANGE", "ERR_INVALID_STATE", "ERR_CONTEXT_CLOSED", "ABORT_ERR"]) {
+        expect(counts[code]).toBeGreaterThan(50);
+      }
+    },
+    30_000,
+  );
+});
