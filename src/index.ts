@@ -186,12 +186,7 @@ export class Context {
     offset: number | bigint,
     options?: OperationOptions,
   ): Promise<number> {
-    const error = checkViews("buffers", buffers);
-    if (error) throw error;
-    const position = this.#checkTarget(fd, offset, options);
-    const result = await this.#submitVector(OP_READV, fd, position, buffers, options);
-    if (result < 0) throw transferError(result, "readv", fd, buffers, position, this.backend);
-    return result;
+    return this.#vectored(OP_READV, buffers, fd, offset, options);
   }
 
   /**
@@ -204,12 +199,7 @@ export class Context {
     offset: number | bigint,
     options?: OperationOptions,
   ): Promise<number> {
-    const error = checkViews("buffers", buffers);
-    if (error) throw error;
-    const position = this.#checkTarget(fd, offset, options);
-    const result = await this.#submitVector(OP_WRITEV, fd, position, buffers, options);
-    if (result < 0) throw transferError(result, "writev", fd, buffers, position, this.backend);
-    return result;
+    return this.#vectored(OP_WRITEV, buffers, fd, offset, options);
   }
 
   /** fsync(2): flushes data and metadata of `fd`. */
@@ -246,14 +236,21 @@ export class Context {
     return Number(offset);
   }
 
-  #submitVector(
+  /** readv/writev: validates, submits the views as one operation, explains a failure. */
+  async #vectored(
     opcode: VectorOpcode,
+    buffers: readonly ArrayBufferView[],
     fd: number,
-    offset: number,
-    views: readonly ArrayBufferView[],
+    offset: number | bigint,
     options: OperationOptions | undefined,
-  ) {
-    return this.#scheduler.enqueueVector(opcode, fd, offset, views, options?.priority ?? 0, options?.signal);
+  ): Promise<number> {
+    const error = checkViews("buffers", buffers);
+    if (error) throw error;
+    const position = this.#checkTarget(fd, offset, options);
+    const { priority = 0, signal } = options ?? {};
+    const result = await this.#scheduler.enqueueVector(opcode, fd, position, buffers, priority, signal);
+    if (result < 0) throw transferError(result, opcode === OP_READV ? "readv" : "writev", fd, buffers, position, this.backend);
+    return result;
   }
 
   #submit(opcode: Opcode, fd: number, offset: number, view: ArrayBufferView | null, options?: OperationOptions) {
