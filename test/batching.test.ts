@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { backends, recordBytes, repoRoot, reportSkip, tempDir } from "./helpers.ts";
+import { backends, recordBytes, repoRoot, reportSkip, runBun, tempDir } from "./helpers.ts";
 
 const SUBMIT_SYSCALL: Record<string, string> = { uring: "io_uring_enter", linux: "io_submit" };
 const strace = Bun.which("strace");
@@ -45,16 +45,7 @@ await ctx.close();
 console.log(JSON.stringify({ stats, text: records.map(String).join("") }));`,
     );
     const summary = join(dir, "strace.txt");
-    const child = Bun.spawn([strace!, "-f", "-c", "-o", summary, "-e", `trace=${syscall}`, process.execPath, script], {
-      stdout: "pipe",
-      stderr: "pipe",
-      timeout: 30_000,
-    });
-    const [exitCode, stdout, stderr] = await Promise.all([
-      child.exited,
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-    ]);
+    const { exitCode, stdout, stderr } = await runBun(script, {}, [strace!, "-f", "-c", "-o", summary, "-e", `trace=${syscall}`]);
     expect({ exitCode, stderr }).toEqual({ exitCode: 0, stderr: "" });
     const { stats, text } = JSON.parse(stdout);
     expect(text).toBe(recordBytes(64).toString());

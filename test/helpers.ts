@@ -94,10 +94,17 @@ export interface RunResult {
   ms: number;
 }
 
-/** Runs a script file in a fresh Bun process; a hang ends in a kill (exitCode null), not a stuck suite. */
-export async function runBun(script: string, env: Record<string, string | undefined> = {}): Promise<RunResult> {
+/**
+ * Runs a script file in a fresh Bun process, optionally under a wrapper command
+ * (strace ...); a hang ends in a kill (exitCode null), not a stuck suite.
+ */
+export async function runBun(
+  script: string,
+  env: Record<string, string | undefined> = {},
+  wrapper: string[] = [],
+): Promise<RunResult> {
   const started = performance.now();
-  const child = Bun.spawn([process.execPath, script], {
+  const child = Bun.spawn([...wrapper, process.execPath, script], {
     stdout: "pipe",
     stderr: "pipe",
     timeout: 20_000,

@@ -1,26 +1,18 @@
 /** Kernel AIO ("linux"): io_submit with an eventfd per context. */
-import { readFileSync } from "node:fs";
 import { systemError } from "../errors.ts";
 import { nativeContract } from "../native.ts";
 import type { Backend } from "./backend.ts";
 import { NativeBackend } from "./native-backend.ts";
+import { readSysctl } from "./sysctl.ts";
 
 const EAGAIN = -11;
 const EPERM = -1;
 const ENOSYS = -38;
 
-function readSysctl(path: string): string {
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch {
-    return "unknown";
-  }
-}
-
 export function explainIoSetupError(negativeErrno: number, capacity: number): Error {
   if (negativeErrno === EAGAIN) {
-    const max = readSysctl("/proc/sys/fs/aio-max-nr");
-    const used = readSysctl("/proc/sys/fs/aio-nr");
+    const max = readSysctl("fs.aio-max-nr");
+    const used = readSysctl("fs.aio-nr");
     return systemError(
       negativeErrno,
       "io_setup",

@@ -1,25 +1,17 @@
 /** io_uring ("uring"): one ring per context, an eventfd registered for late completions. */
-import { readFileSync } from "node:fs";
 import { systemError } from "../errors.ts";
 import { nativeContract } from "../native.ts";
 import type { Backend } from "./backend.ts";
 import { NativeBackend } from "./native-backend.ts";
+import { readSysctl } from "./sysctl.ts";
 
 const EPERM = -1;
 const ENOMEM = -12;
 const ENOSYS = -38;
 
-function ioUringDisabledSetting(): string | undefined {
-  try {
-    return readFileSync("/proc/sys/kernel/io_uring_disabled", "utf8").trim();
-  } catch {
-    return undefined;
-  }
-}
-
 export function explainUringSetupError(negativeErrno: number): Error {
   if (negativeErrno === EPERM) {
-    const disabled = ioUringDisabledSetting();
+    const disabled = readSysctl("kernel.io_uring_disabled");
     const why =
       disabled === "2"
         ? "kernel.io_uring_disabled is 2 (io_uring is switched off for every process)"
