@@ -83,7 +83,8 @@ function checkContextOptions(options: unknown): { maxRequests: number; backend?:
 
 /**
  * Allocates a zero-filled Buffer whose first byte is aligned to `alignment` bytes,
- * as O_DIRECT requires.
+ * as O_DIRECT requires. Its memory is a SharedArrayBuffer, which can never be
+ * detached, so caio hands it to the kernel without copying (see "Buffers and memory safety").
  */
 export function allocAligned(size: number, alignment = DIRECT_IO_ALIGNMENT): Buffer {
   const sizeError = checkLength("size", size);
@@ -91,15 +92,22 @@ export function allocAligned(size: number, alignment = DIRECT_IO_ALIGNMENT): Buf
   if (!Number.isInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0 || alignment > 1 << 20) {
     throw outOfRange("alignment", "a power of two <= 1048576", alignment);
   }
-  const backing = new ArrayBuffer(size + alignment);
-  const address = ptr(backing);
+  return alignedIn(new SharedArrayBuffer(size + alignment), size, alignment);
+}
+
+function alignedIn(backing: ArrayBuffer | SharedArrayBuffer, size: number, alignment: number): Buffer {
+  const address = ptr(new Uint8Array(backing));
   const shift = (alignment - (address % alignment)) % alignment;
   return Buffer.from(backing, shift, size);
 }
 
-/** Buffers for read(): block-multiple sizes are page aligned so they also work on O_DIRECT descriptors. */
+/**
+ * Buffers for read(): caio's own until the read settles, so the kernel fills them
+ * directly. Block-multiple sizes are page aligned so they also work on O_DIRECT descriptors.
+ */
 function allocReadBuffer(nbytes: number): Buffer {
-  return nbytes >= 512 && nbytes % 512 === 0 ? allocAligned(nbytes) : Buffer.alloc(nbytes);
+  const aligned = nbytes >= 512 && nbytes % 512 === 0;
+  return aligned ? alignedIn(new ArrayBuffer(nbytes + DIRECT_IO_ALIGNMENT), nbytes, DIRECT_IO_ALIGNMENT) : Buffer.alloc(nbytes);
 }
 
 /**
@@ -161,7 +169,8 @@ export class Context {
     if (error) throw error;
     const position = this.#checkTarget(fd, offset, options);
     const buffer = allocReadBuffer(nbytes);
-    const result = await this.#submit(OP_READ, fd, position, buffer, options);
+    const { priority = 0, signal } = options ?? {};
+    const result = await this.#scheduler.enqueue(OP_READ, fd, position, buffer, priority, signal, true);
     if (result < 0) throw transferError(result, "read", fd, buffer, position, this.backend);
     return buffer.subarray(0, result);
   }

@@ -4,8 +4,9 @@
  * shared array and submits them with one call, then reaps whatever is already
  * complete. Later completions are reaped when the backend's eventfd fires.
  *
- * Ownership rule: an operation sits in its slot, holding its buffer, from
- * submission until its completion is reaped, whatever happens to its promise.
+ * Ownership rule: an operation sits in its slot, holding the memory the kernel
+ * uses, from submission until its completion is reaped, whatever happens to its
+ * promise. That memory is never the caller's detachable ArrayBuffer (see bounce.ts).
  */
 import { ptr } from "bun:ffi";
 import { read as readFd, writeSync } from "node:fs";
@@ -20,6 +21,7 @@ import {
   STAGE_WORDS,
   type Backend,
 } from "./backends/backend.ts";
+import { addressOf, bouncePool, bytesOf, isPinned, MAX_TRANSFER, regionAddress, regionOf, type BounceBlock } from "./bounce.ts";
 import { AbortError, invalidState } from "./errors.ts";
 import { viewLength } from "./validate.ts";
 
@@ -31,6 +33,7 @@ const ABANDONED = 3;
 
 const TWO_POW_32 = 4294967296;
 const EAGAIN = -11;
+const ENOMEM = -12;
 const ONE_WAKE = new BigUint64Array([1n]);
 
 export interface Stats {
@@ -44,6 +47,12 @@ export interface Stats {
   queued: number;
   /** Submitting syscalls made (io_submit / io_uring_enter / pool hand-offs). */
   submitCalls: number;
+  /**
+   * Operations whose bytes went through caio's own memory (a copy) because the
+   * caller's buffer was a detachable ArrayBuffer; SharedArrayBuffer-backed buffers
+   * (allocAligned) and read()'s results never are.
+   */
+  bounced: number;
 }
 
 class Operation {
@@ -54,7 +63,14 @@ class Operation {
   onAbort: (() => void) | undefined = undefined;
   /** Vectored ops: the caller's buffers, and the struct iovec array the kernel reads (4 u32 words each). */
   views: readonly ArrayBufferView[] | null = null;
+  /** The views' byteLengths at the call: a different length later means a view was detached. */
+  lengths: number[] | null = null;
   iov: Uint32Array | null = null;
+  /** What the kernel reads or fills while in flight: the caller's view if pinned, else a bounce region. */
+  io: ArrayBufferView | null = null;
+  ioViews: readonly ArrayBufferView[] | null = null;
+  /** Bounce memory this op holds until it is reaped. */
+  block: BounceBlock | null = null;
 
   constructor(
     readonly opcode: number,
@@ -66,7 +82,13 @@ class Operation {
     readonly length: number,
     readonly priority: number,
     readonly signal: AbortSignal | undefined,
+    /** `view` was allocated by caio and is not visible to anyone else until the op settles. */
+    readonly privateView = false,
   ) {}
+}
+
+function isRead(opcode: number): boolean {
+  return opcode === OP_READ || opcode === OP_READV;
 }
 
 export type Opcode = typeof OP_READ | typeof OP_WRITE | typeof OP_FSYNC | typeof OP_FDSYNC;
@@ -83,6 +105,7 @@ export class Scheduler {
   #inFlight = 0;
   #submitted = 0;
   #completed = 0;
+  #bounced = 0;
   #flushScheduled = false;
   #wakeArmed = false;
   #wakeKicked = false;
@@ -117,6 +140,7 @@ export class Scheduler {
       inFlight: this.#inFlight,
       queued: this.#queued,
       submitCalls: this.#closed ? this.#finalSubmitCalls : this.#backend.submitCalls(),
+      bounced: this.#bounced,
     };
   }
 
@@ -124,7 +148,8 @@ export class Scheduler {
    * Queues one operation for this tick's flush. Resolves with the syscall's result:
    * bytes moved, 0, or -errno (the caller turns that into an error, so the error is
    * created where its stack points at the user's code). Rejects only for aborts and
-   * detached buffers.
+   * detached buffers. `privateView`: caio allocated `view` and nobody else can reach
+   * it, so the kernel may use it directly.
    */
   enqueue(
     opcode: Opcode,
@@ -133,9 +158,11 @@ export class Scheduler {
     view: ArrayBufferView | null,
     priority: number,
     signal: AbortSignal | undefined,
+    privateView = false,
   ): Promise<number> {
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    return this.#add(new Operation(opcode, fd, offset, view, view ? view.byteLength : 0, priority, signal));
+    const length = view ? view.byteLength : 0;
+    return this.#add(new Operation(opcode, fd, offset, view, length, priority, signal, privateView));
   }
 
   /** enqueue() for readv/writev: the buffers are read or filled in order, as one operation. */
@@ -150,8 +177,8 @@ export class Scheduler {
     if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
     const op = new Operation(opcode, fd, offset, null, views.length, priority, signal);
     op.views = views.slice();
+    op.lengths = views.map((view) => view.byteLength);
     op.iov = new Uint32Array(views.length * 4);
-    for (let i = 0; i < views.length; i++) op.iov[i * 4 + 2] = views[i]!.byteLength;
     return this.#add(op);
   }
 
@@ -250,74 +277,147 @@ export class Scheduler {
     this.#compactQueue();
   }
 
-  /** Writes op into staging position `index` and gives it a slot; false if it was rejected instead. */
+  /** Writes op into staging position `index` and gives it a slot; false if it was settled instead. */
   #stage(op: Operation, index: number): boolean {
-    const views = this.#backend.views;
-    const address = views ? this.#checkUnchanged(op) : op.iov ? this.#iovAddress(op) : this.#bufferAddress(op);
-    if (address < 0) {
+    const claimed = this.#claimMemory(op);
+    if (claimed !== true) {
       this.#queued--;
       this.#finish(op, SETTLED);
-      op.reject(invalidState("The buffer was detached before the operation was submitted"));
+      if (claimed === ENOMEM) op.resolve(ENOMEM);
+      else op.reject(invalidState("The buffer was detached before the operation was submitted"));
       return false;
     }
     const slot = this.#freeSlots.pop()!;
     this.#slots[slot] = op;
     op.slot = slot;
-    if (views) views[slot] = op.views ?? op.view;
+    const views = this.#backend.views;
+    if (views) views[slot] = op.ioViews ?? op.io;
+    const address = views ? 0 : op.iov ? this.#iovAddress(op) : this.#bufferAddress(op);
     const stage = this.#backend.stage;
     const base = index * STAGE_WORDS;
     stage[base] = address >>> 0;
     stage[base + 1] = (address / TWO_POW_32) >>> 0;
     stage[base + 2] = op.offset >>> 0;
     stage[base + 3] = (op.offset / TWO_POW_32) >>> 0;
-    stage[base + 4] = op.length;
+    // Bytes of the memory staged (a bounce region can be shorter than the view: see MAX_TRANSFER), or the iovec count.
+    stage[base + 4] = op.iov ? op.length : op.io ? op.io.byteLength : 0;
     stage[base + 5] = op.fd;
     stage[base + 6] = slot;
     stage[base + 7] = op.opcode | (op.priority << 16);
     return true;
   }
 
-  /** For backends that take the buffers themselves: 0, or -1 if a buffer was detached since the call. */
-  #checkUnchanged(op: Operation): number {
-    if (op.view) return viewLength(op.view) === op.length ? 0 : -1;
-    const views = op.views;
-    if (!views) return 0;
-    for (let i = 0; i < views.length; i++) if (viewLength(views[i]!) !== op.iov![i * 4 + 2]) return -1;
-    return 0;
+  /**
+   * Sets op.io / op.ioViews to memory that cannot be freed while the kernel uses it,
+   * copying a write's bytes into bounce memory now. false if a buffer was detached
+   * since the call; ENOMEM if bounce memory could not be allocated.
+   */
+  #claimMemory(op: Operation): true | false | typeof ENOMEM {
+    if (op.views) return this.#claimVector(op);
+    const view = op.view;
+    if (!view) return true;
+    if (viewLength(view) !== op.length) return false;
+    if (op.length === 0 || op.privateView || isPinned(view)) {
+      op.io = view;
+      return true;
+    }
+    const region = this.#takeBounce(op, Math.min(op.length, MAX_TRANSFER), addressOf(view));
+    if (!region) return ENOMEM;
+    if (op.opcode === OP_WRITE) region.set(bytesOf(view).subarray(0, region.length));
+    op.io = region;
+    return true;
   }
 
-  /** The address of op's bytes, or -1 if its buffer was detached (its length changed) since the call. */
-  #bufferAddress(op: Operation): number {
-    if (!op.view || op.length === 0) return this.#emptyAddress;
-    if (viewLength(op.view) !== op.length) return -1;
-    void op.view.buffer;
-    return ptr(op.view as Uint8Array);
-  }
-
-  /** Fills op's struct iovec array with the buffers' addresses; -1 if any was detached since the call. */
-  #iovAddress(op: Operation): number {
-    const iov = op.iov!;
+  /** #claimMemory for readv/writev: all views pinned, or one bounce region split into a segment per view. */
+  #claimVector(op: Operation): true | false | typeof ENOMEM {
     const views = op.views!;
+    const lengths = op.lengths!;
+    let total = 0;
+    let pinned = true;
+    let firstAddress = 0;
     for (let i = 0; i < views.length; i++) {
       const view = views[i]!;
       const length = viewLength(view);
-      if (length !== iov[i * 4 + 2]) return -1;
-      let address = this.#emptyAddress;
-      if (length > 0) {
-        void view.buffer;
-        address = ptr(view as Uint8Array);
+      if (length !== lengths[i]) return false;
+      if (length === 0 || isPinned(view)) continue;
+      if (pinned) firstAddress = addressOf(view);
+      pinned = false;
+      total += length;
+    }
+    if (pinned) {
+      op.ioViews = views;
+      return true;
+    }
+    const region = this.#takeBounce(op, Math.min(total, MAX_TRANSFER), firstAddress);
+    if (!region) return ENOMEM;
+    op.ioViews = this.#splitRegion(op, region);
+    return true;
+  }
+
+  /** The bounce segments of a vectored op, in view order; a write's bytes are copied in. */
+  #splitRegion(op: Operation, region: Uint8Array): ArrayBufferView[] {
+    const views = op.views!;
+    const segments: ArrayBufferView[] = new Array(views.length);
+    let at = 0;
+    for (let i = 0; i < views.length; i++) {
+      const view = views[i]!;
+      if (view.byteLength === 0 || isPinned(view)) {
+        segments[i] = view;
+        continue;
       }
+      const segment = region.subarray(at, at + view.byteLength);
+      if (op.opcode === OP_WRITEV) segment.set(bytesOf(view).subarray(0, segment.length));
+      segments[i] = segment;
+      at += segment.length;
+    }
+    return segments;
+  }
+
+  #takeBounce(op: Operation, length: number, likeAddress: number): Uint8Array | undefined {
+    try {
+      op.block = bouncePool.take(length);
+    } catch {
+      return undefined;
+    }
+    return regionOf(op.block, length, likeAddress);
+  }
+
+  /** The bounce memory goes back to the pool: only once no kernel or worker can touch it. */
+  #releaseMemory(op: Operation): void {
+    if (op.block) bouncePool.give(op.block);
+    op.block = null;
+    op.io = null;
+    op.ioViews = null;
+  }
+
+  /** The address of the memory the kernel uses for op's bytes. */
+  #bufferAddress(op: Operation): number {
+    if (op.block) return regionAddress(op.block);
+    if (!op.io || op.length === 0) return this.#emptyAddress;
+    return addressOf(op.io);
+  }
+
+  /** Fills op's struct iovec array with the addresses of its in-flight memory. */
+  #iovAddress(op: Operation): number {
+    const iov = op.iov!;
+    const views = op.ioViews!;
+    for (let i = 0; i < views.length; i++) {
+      const view = views[i]!;
+      const address = view.byteLength > 0 ? addressOf(view) : this.#emptyAddress;
       iov[i * 4] = address >>> 0;
       iov[i * 4 + 1] = (address / TWO_POW_32) >>> 0;
+      iov[i * 4 + 2] = view.byteLength;
     }
-    void iov.buffer;
-    return ptr(iov);
+    return addressOf(iov);
   }
 
   #submitBatch(batch: Operation[]): void {
     const result = this.#backend.submit(batch.length);
     let consumed = result < 0 ? 0 : result;
-    for (let i = 0; i < consumed; i++) batch[i]!.state = IN_FLIGHT;
+    for (let i = 0; i < consumed; i++) {
+      batch[i]!.state = IN_FLIGHT;
+      if (batch[i]!.block) this.#bounced++;
+    }
     this.#inFlight += consumed;
     this.#submitted += consumed;
     this.#queued -= consumed;
@@ -330,9 +430,10 @@ export class Scheduler {
       first.resolve(result);
       consumed = 1;
     }
-    // Whatever was not consumed goes back to the front of the queue, in order.
+    // Whatever was not consumed goes back to the front of the queue, in order; it is staged afresh later.
     for (let i = batch.length - 1; i >= consumed; i--) {
       this.#releaseSlot(batch[i]!);
+      this.#releaseMemory(batch[i]!);
       this.#queue[--this.#queueHead] = batch[i]!;
     }
   }
@@ -369,16 +470,47 @@ export class Scheduler {
   }
 
   #settle(op: Operation, result: number): void {
-    const abandoned = op.state === ABANDONED;
+    if (op.state === ABANDONED) {
+      this.#finish(op, SETTLED);
+      return;
+    }
+    const detached = result > 0 && op.block !== null && isRead(op.opcode) && !this.#copyBack(op, result);
     this.#finish(op, SETTLED);
-    if (!abandoned) op.resolve(result);
+    if (detached) {
+      op.reject(invalidState(`The buffer was detached while the read was in flight; the ${result} bytes read were discarded`));
+    } else {
+      op.resolve(result);
+    }
+  }
+
+  /** Copies a bounced read's bytes into the caller's views; false if a view was detached meanwhile. */
+  #copyBack(op: Operation, result: number): boolean {
+    if (op.view) {
+      if (viewLength(op.view) !== op.length) return false;
+      const region = op.io as Uint8Array;
+      bytesOf(op.view).set(result === region.length ? region : region.subarray(0, result));
+      return true;
+    }
+    const views = op.views!;
+    const segments = op.ioViews!;
+    let left = result;
+    for (let i = 0; i < views.length && left > 0; i++) {
+      const view = views[i]!;
+      const length = Math.min(left, segments[i]!.byteLength);
+      if (viewLength(view) !== op.lengths![i]) return false;
+      if (segments[i] !== view) bytesOf(view).set((segments[i] as Uint8Array).subarray(0, length));
+      left -= length;
+    }
+    return true;
   }
 
   /** Marks op finished and drops what it held; the caller settles its promise. */
   #finish(op: Operation, state: number): void {
+    this.#releaseMemory(op);
     op.state = state;
     op.view = null;
     op.views = null;
+    op.lengths = null;
     op.iov = null;
     if (op.onAbort) {
       op.signal!.removeEventListener("abort", op.onAbort);
