@@ -94,7 +94,8 @@ export async function runIntegrity(
       if (op.write) {
         // A fresh buffer per write, dropped by the caller as soon as the call is made.
         const start = Math.floor(rand() * (noise.length - op.length));
-        const bytes = noise.slice(start, start + op.length);
+        const bytes = freshBuffer(op.length, rand);
+        bytes.set(noise.subarray(start, start + op.length));
         const vectored = rand() < 0.25;
         const written = vectored ? await ctx.writev(split(bytes, rand), fd, op.offset) : await ctx.write(bytes, fd, op.offset);
         if (written !== op.length) result.mismatches.push(`short write ${written}/${op.length} at ${op.offset}`);
@@ -102,10 +103,14 @@ export async function runIntegrity(
       }
       const expected = model.slice(op.offset, op.offset + op.length);
       let got: Uint8Array;
-      if (rand() < 0.25) {
-        const into = new Uint8Array(op.length);
+      const kind = rand();
+      if (kind < 0.25) {
+        const into = freshBuffer(op.length, rand);
         const n = await ctx.readv(split(into, rand), fd, op.offset);
         got = into.subarray(0, n);
+      } else if (kind < 0.5) {
+        const into = freshBuffer(op.length, rand);
+        got = into.subarray(0, await ctx.readInto(into, fd, op.offset));
       } else {
         got = await ctx.read(op.length, fd, op.offset);
       }
@@ -130,4 +135,9 @@ export async function runIntegrity(
     if (!chunk.equals(expected)) result.mismatches.push(`final read-back differs at ${offset}`);
   }
   return result;
+}
+
+/** Half on ordinary ArrayBuffers (copied through caio's bounce memory), half on SharedArrayBuffers (zero-copy). */
+function freshBuffer(length: number, rand: () => number): Uint8Array {
+  return rand() < 0.5 ? new Uint8Array(length) : new Uint8Array(new SharedArrayBuffer(length));
 }
