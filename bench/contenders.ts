@@ -1,0 +1,119 @@
+/**
+ * The in-process contenders: caio's backends and Bun's own ways to read a file, each
+ * reduced to the three operations the loops call.
+ */
+import { closeSync, constants, openSync } from "node:fs";
+import { open as openHandle } from "node:fs/promises";
+import { allocAligned, Context, type BackendName } from "../src/index.ts";
+import type { ReadFn, WriteFn } from "./shared/loops.mjs";
+
+/** How a workload uses its file: buffered reads, O_DIRECT reads, or buffered writes. */
+export type Access = "cached" | "direct" | "write";
+
+/** baseline: what ratios are taken against; caio: the library; peer: other ways to do it; ceiling: a bound, not a rival. */
+export type Role = "baseline" | "caio" | "peer" | "ceiling";
+
+export interface OpenedFile {
+  read: ReadFn;
+  write: WriteFn;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Contender {
+  label: string;
+  role: Role;
+  /** caio contenders: the backend. */
+  backend?: BackendName;
+  /** caio contenders measured on purpose with something other than aligned buffers. */
+  variant?: string;
+  /** Why this contender cannot do `access`, or undefined when it can. */
+  unsupported(access: Access): string | undefined;
+  /** Buffers for the loops: aligned unless the contender measures plain memory on purpose. */
+  allocate(size: number): Buffer;
+  open(path: string, access: Access, depth: number): Promise<OpenedFile>;
+}
+
+export const BUN_FS_LABEL = "Bun node:fs/promises";
+
+function openFlags(access: Access): number {
+  if (access === "write") return constants.O_RDWR;
+  return access === "direct" ? constants.O_RDONLY | constants.O_DIRECT : constants.O_RDONLY;
+}
+
+const supportsEverything = () => undefined;
+
+export const bunFs: Contender = {
+  label: BUN_FS_LABEL,
+  role: "baseline",
+  unsupported: supportsEverything,
+  allocate: (size) => allocAligned(size),
+  async open(path, access) {
+    const handle = await openHandle(path, openFlags(access));
+    return {
+      read: async (buffer, offset) => (await handle.read(buffer, 0, buffer.length, offset)).bytesRead,
+      write: async (buffer, offset) => (await handle.write(buffer, 0, buffer.length, offset)).bytesWritten,
+      sync: () => handle.datasync(),
+      close: () => handle.close(),
+    };
+  },
+};
+
+/**
+ * Bun.file(path).slice(a, b).arrayBuffer(): a new ArrayBuffer per read. Only the first
+ * word is copied into the loop's buffer, for the check; no O_DIRECT and no positional writes.
+ */
+export const bunFileSlice: Contender = {
+  label: "Bun.file().slice()",
+  role: "peer",
+  unsupported: (access) => (access === "cached" ? undefined : "Bun.file has no O_DIRECT and no positional writes"),
+  allocate: (size) => Buffer.alloc(size),
+  async open(path) {
+    const file = Bun.file(path);
+    const notSupported = () => Promise.reject(new Error("Bun.file().slice() only reads"));
+    return {
+      read: async (buffer, offset) => {
+        const bytes = await file.slice(offset, offset + buffer.length).arrayBuffer();
+        if (bytes.byteLength >= 4) buffer.set(new Uint8Array(bytes, 0, 4));
+        return bytes.byteLength;
+      },
+      write: notSupported,
+      sync: notSupported,
+      close: async () => {},
+    };
+  },
+};
+
+interface CaioVariant {
+  name: string;
+  allocate(size: number): Buffer;
+}
+
+export function caio(backend: BackendName, variant?: CaioVariant): Contender {
+  return {
+    label: variant ? `caio ${backend}, ${variant.name}` : `caio ${backend}`,
+    role: "caio",
+    backend,
+    variant: variant?.name,
+    unsupported: supportsEverything,
+    allocate: variant?.allocate ?? ((size) => allocAligned(size)),
+    async open(path, access, depth) {
+      const fd = openSync(path, openFlags(access));
+      const ctx = new Context({ backend, maxRequests: depth });
+      return {
+        read: (buffer, offset) => ctx.readInto(buffer, fd, offset),
+        write: (buffer, offset) => ctx.write(buffer, fd, offset),
+        sync: () => ctx.fdsync(fd),
+        close: async () => {
+          await ctx.close();
+          closeSync(fd);
+        },
+      };
+    },
+  };
+}
+
+/** caio reading into ArrayBuffer-backed Buffers, which it copies through a private bounce buffer. */
+export function caioPlainBuffer(backend: BackendName): Contender {
+  return caio(backend, { name: "plain Buffer", allocate: (size) => Buffer.alloc(size) });
+}

@@ -1,0 +1,100 @@
+/**
+ * `bun run bench`: caio's backends against Bun's node:fs/promises, Bun.file().slice(),
+ * Node's fs.promises (subprocess) and fio's io_uring engine, in the same run.
+ *
+ *   W1 cached 4 KiB random reads, 64 in flight        W2 the same with O_DIRECT
+ *   W3 cached 4 KiB reads one at a time: p50 / p99    W4 cached 1 MiB sequential reads
+ *   W5 4 KiB random writes, 64 in flight, one fdatasync per 64 writes
+ *   sweep: W1 and W2 at 1 … 1024 in flight            rss: RSS growth over 1,000,000 reads
+ *
+ * Writes docs/bench.md and docs/bench.svg (a --quick or --only run writes them under
+ * bench/.data/report instead, so the committed full-run report stays as it is).
+ *
+ *   bun run bench                                  # full run, about 12 minutes
+ *   bun run bench -- --quick                       # about a minute; smoke figures only
+ *   bun run bench -- --only w1,w3 --runs 5 --seconds 3
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
+import { join } from "node:path";
+import { availableBackends } from "../src/index.ts";
+import { svgChart } from "./chart.ts";
+import { bunFileSlice, bunFs, caio, caioPlainBuffer, type Contender } from "./contenders.ts";
+import { prepareFiles } from "./files.ts";
+import { ensureFio, FIO_HINT } from "./fio.ts";
+import { describeMachine, machineLine } from "./machine.ts";
+import { nodeUnavailable } from "./node.ts";
+import { parseOptions } from "./options.ts";
+import { markdownReport, summaryTable, targetsTable } from "./report.ts";
+import type { BenchResults, WorkloadResult } from "./results.ts";
+import { progress } from "./run.ts";
+import { checkTargets } from "./targets.ts";
+import type { BenchEnv } from "./workloads/env.ts";
+import { w3 } from "./workloads/latency.ts";
+import { w1, w2 } from "./workloads/random-read.ts";
+import { w5 } from "./workloads/random-write.ts";
+import { rss } from "./workloads/rss.ts";
+import { w4 } from "./workloads/sequential.ts";
+import { sweeps } from "./workloads/sweep.ts";
+
+const WORKLOADS: [WorkloadResult["id"], (env: BenchEnv) => Promise<WorkloadResult>][] = [
+  ["w1", w1],
+  ["w2", w2],
+  ["w3", w3],
+  ["w4", w4],
+  ["w5", w5],
+];
+
+function contendersHere(): { contenders: Contender[]; unavailable: { name: string; reason: string }[] } {
+  const backends = availableBackends();
+  const available = backends.filter((b) => b.available).map((b) => b.name);
+  const contenders = [bunFs, ...available.map((name) => caio(name)), bunFileSlice];
+  if (available.includes("uring")) contenders.push(caioPlainBuffer("uring"));
+  const unavailable = backends.filter((b) => !b.available).map((b) => ({ name: b.name, reason: b.reason ?? "unavailable" }));
+  return { contenders, unavailable };
+}
+
+function writeReport(outDir: string, results: BenchResults): void {
+  const checks = checkTargets(results);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, "bench.md"), markdownReport(results, checks));
+  writeFileSync(join(outDir, "bench.svg"), svgChart(results));
+  console.log(`\n## Summary: median (vs Bun fs)\n\n${summaryTable(results.workloads)}\n`);
+  console.log(`## Targets\n\n${targetsTable(checks)}\n`);
+  console.log(`report: ${join(outDir, "bench.md")}, chart: ${join(outDir, "bench.svg")}`);
+}
+
+const options = parseOptions(process.argv.slice(2));
+const files = prepareFiles(options.dataDir, options.fileBytes);
+const fioSkipped = ensureFio() ? undefined : FIO_HINT;
+const { contenders, unavailable } = contendersHere();
+const machine = describeMachine();
+const env: BenchEnv = { options, files, contenders, fioSkipped, nodeSkipped: nodeUnavailable() };
+
+console.log(
+  `bench: ${[...options.only].join(", ")}; ${options.runs} runs × ${options.seconds} s per contender ` +
+    `(sweep ${options.sweepSeconds} s per point), ${files.bytes >> 20} MiB files in ${options.dataDir}\n${machineLine(machine)}`,
+);
+for (const { name, reason } of unavailable) console.log(`caio ${name}: skipped (${reason})`);
+if (fioSkipped) console.log(`fio rows: skipped (${fioSkipped})`);
+if (env.nodeSkipped) console.log(`Node rows: skipped (${env.nodeSkipped})`);
+
+const results: BenchResults = {
+  machine,
+  runs: options.runs,
+  seconds: options.seconds,
+  sweepSeconds: options.sweepSeconds,
+  fileBytes: files.bytes,
+  unavailable,
+  workloads: [],
+  sweeps: [],
+};
+for (const [id, run] of WORKLOADS) {
+  if (!options.only.has(id)) continue;
+  progress(`${id.toUpperCase()}: starting`);
+  results.workloads.push(await run(env));
+}
+if (options.only.has("sweep")) results.sweeps = await sweeps(env);
+if (options.only.has("rss")) results.rss = await rss(env);
+machine.loadEnd = loadavg()[0]!;
+writeReport(options.outDir, results);

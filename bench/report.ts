@@ -1,0 +1,103 @@
+/** The Markdown report: targets, a summary matrix, then every table with medians and ranges. */
+import { BUN_FS_LABEL } from "./contenders.ts";
+import { figure, mib, ratio } from "./format.ts";
+import { machineLine } from "./machine.ts";
+import type { BenchResults, RssResult, Series, SweepResult, WorkloadResult } from "./results.ts";
+import { median, minMax } from "./stats.ts";
+import type { TargetCheck } from "./targets.ts";
+
+/** A Markdown table; figures are right-aligned, text columns (`leftColumns`) left-aligned. */
+function table(headers: string[], rows: string[][], leftColumns = 1): string {
+  const head = `| ${headers.join(" | ")} |\n|${headers.map((_, i) => (i < leftColumns ? "---" : "---:")).join("|")}|`;
+  return [head, ...rows.map((row) => `| ${row.join(" | ")} |`)].join("\n");
+}
+
+/** Speed-up against Bun fs: > 1 is better for every unit (latency is inverted). */
+export function speedup(w: WorkloadResult, s: Series): number | undefined {
+  const base = w.series.find((x) => x.label === BUN_FS_LABEL)?.samples ?? [];
+  if (s.samples.length === 0 || base.length === 0) return undefined;
+  return w.unit === "µs" ? median(base) / median(s.samples) : median(s.samples) / median(base);
+}
+
+function emptyReason(s: Series): string {
+  return s.skipped ? `skipped: ${s.skipped}` : "failed every run";
+}
+
+function workloadTable(w: WorkloadResult): string {
+  const heading = `### ${w.title} (${w.detail})`;
+  if (w.skipped) return `${heading}\n\nSkipped: ${w.skipped}`;
+  const latency = w.unit === "µs";
+  const headers = latency
+    ? ["contender", "p50 µs", "p50 min – max", "p99 µs (median)", "Bun fs p50 / p50"]
+    : ["contender", `${w.unit} median`, "min – max", "vs Bun fs"];
+  const rows = w.series.map((s) => {
+    if (s.samples.length === 0) return [s.label, emptyReason(s), "", ...(latency ? [""] : []), ""];
+    const [low, high] = minMax(s.samples);
+    const cells = [s.label, figure(w.unit, median(s.samples)), `${figure(w.unit, low)} – ${figure(w.unit, high)}`];
+    if (latency) cells.push(s.p99 && s.p99.length > 0 ? figure(w.unit, median(s.p99)) : "");
+    cells.push(ratio(speedup(w, s)!));
+    return cells;
+  });
+  return `${heading}\n\n${table(headers, rows)}`;
+}
+
+/** Contenders × workloads, each cell the median and its speed-up against Bun fs. */
+export function summaryTable(workloads: WorkloadResult[]): string {
+  const ran = workloads.filter((w) => !w.skipped);
+  const labels = [...new Set(ran.flatMap((w) => w.series.map((s) => s.label)))];
+  const headers = ["contender", ...ran.map((w) => `${w.id.toUpperCase()} ${w.unit}${w.unit === "µs" ? " p50" : ""}`)];
+  const rows = labels.map((label) => [
+    label,
+    ...ran.map((w) => {
+      const s = w.series.find((x) => x.label === label);
+      if (!s || s.samples.length === 0) return "–";
+      return `${figure(w.unit, median(s.samples))} (${ratio(speedup(w, s)!)})`;
+    }),
+  ]);
+  return table(headers, rows);
+}
+
+export function targetsTable(checks: TargetCheck[]): string {
+  const verdict = (c: TargetCheck) => (c.met === undefined ? "n/a" : c.met ? "met" : "**missed**");
+  return table(["target", "this run (medians)", "verdict"], checks.map((c) => [c.target, c.figure, verdict(c)]), 3);
+}
+
+function sweepTable(s: SweepResult): string {
+  if (s.skipped) return `### ${s.title}\n\nSkipped: ${s.skipped}`;
+  const rows = s.lines.map((line) => [line.label, ...line.medians.map((m) => (m === undefined ? "–" : figure("IOPS", m)))]);
+  return `### ${s.title} (median IOPS)\n\n${table(["contender", ...s.depths.map(String)], rows)}`;
+}
+
+function rssTable(results: RssResult[]): string {
+  const rows = results.map((r) =>
+    r.error
+      ? [r.label, `failed: ${r.error}`, "", "", ""]
+      : [r.label, mib(r.startMiB), mib(r.endMiB), mib(r.endMiB - r.startMiB), mib(r.peakMiB)],
+  );
+  const ops = results[0]?.operations.toLocaleString("en-US") ?? "?";
+  const warmup = results.find((r) => !r.error)?.warmupOperations.toLocaleString("en-US") ?? "?";
+  return (
+    `### RSS over ${ops} cached 4 KiB reads, 64 in flight, after ${warmup} warm-up reads\n\n` +
+    `Each in a fresh process; RSS after a full GC before and after.\n\n` +
+    table(["contender", "RSS start", "RSS end", "growth", "peak"], rows)
+  );
+}
+
+export function markdownReport(results: BenchResults, checks: TargetCheck[]): string {
+  const parts = [
+    "# caio benchmark",
+    `Written by \`bun run bench\` (bench/index.ts); do not edit by hand.\n\n${machineLine(results.machine)}`,
+    `Medians of ${results.runs} interleaved runs of ${results.seconds} s per contender ` +
+      `(sweep: ${results.sweepSeconds} s per point); ${results.fileBytes >> 20} MiB test file on the machine's disk. ` +
+      `Ratios are against Bun's \`node:fs/promises\` in the same run; for latency, Bun's p50 divided by the contender's, ` +
+      `so above 1× is better everywhere. fio and the readSync loop are references, not rivals.`,
+    ...results.unavailable.map((u) => `caio ${u.name}: unavailable here (${u.reason}).`),
+    "![caio against Bun's fs per workload, and the concurrency sweep](bench.svg)",
+    `## Targets\n\n${targetsTable(checks)}`,
+    `## Summary: median (vs Bun fs)\n\n${summaryTable(results.workloads)}`,
+    `## Workloads\n\n${results.workloads.map(workloadTable).join("\n\n")}`,
+  ];
+  if (results.sweeps.length > 0) parts.push(`## Concurrency sweep\n\n${results.sweeps.map(sweepTable).join("\n\n")}`);
+  if (results.rss) parts.push(`## Memory\n\n${rssTable(results.rss)}`);
+  return parts.join("\n\n") + "\n";
+}

@@ -1,0 +1,71 @@
+/** What a bench run produces: the report and the chart are drawn from these alone. */
+import type { Role } from "./contenders.ts";
+import type { Machine } from "./machine.ts";
+
+export type Unit = "IOPS" | "MiB/s" | "writes/s" | "µs";
+
+/** One contender's figures in one workload: one sample per run. */
+export interface Series {
+  label: string;
+  role: Role;
+  /** Set for caio measured on purpose with something other than aligned buffers. */
+  variant?: string;
+  /** Per second (bytes for MiB/s), or p50 nanoseconds for latency workloads. */
+  samples: number[];
+  /** Latency workloads: each run's p99, nanoseconds. */
+  p99?: number[];
+  /** Why there are no samples. */
+  skipped?: string;
+}
+
+export interface WorkloadResult {
+  id: "w1" | "w2" | "w3" | "w4" | "w5";
+  title: string;
+  /** The parameters in a few words, for the table caption. */
+  detail: string;
+  unit: Unit;
+  series: Series[];
+  /** The whole workload could not run here (e.g. no O_DIRECT). */
+  skipped?: string;
+}
+
+export interface SweepLine {
+  label: string;
+  role: Role;
+  /** Median per depth, undefined where every run failed. */
+  medians: (number | undefined)[];
+}
+
+export interface SweepResult {
+  workload: "w1" | "w2";
+  title: string;
+  depths: number[];
+  lines: SweepLine[];
+  skipped?: string;
+}
+
+export interface RssResult {
+  label: string;
+  operations: number;
+  warmupOperations: number;
+  /** RSS after warm-up and a full GC, MiB. */
+  startMiB: number;
+  /** RSS after the measured operations and a full GC, MiB. */
+  endMiB: number;
+  /** Highest RSS seen while the operations ran, MiB. */
+  peakMiB: number;
+  error?: string;
+}
+
+export interface BenchResults {
+  machine: Machine;
+  runs: number;
+  seconds: number;
+  sweepSeconds: number;
+  fileBytes: number;
+  /** caio backends that could not run here, with the reason. */
+  unavailable: { name: string; reason: string }[];
+  workloads: WorkloadResult[];
+  sweeps: SweepResult[];
+  rss?: RssResult[];
+}
