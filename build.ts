@@ -1,58 +1,89 @@
 /**
- * Compiles every c/*.c into one shared object, build/libcaio.so, that src/native.ts
- * loads with bun:ffi. `bun build.ts --sanitize` builds build/libcaio-sanitize.so with
- * ASan + UBSan for the native test programs.
+ * `bun run build`: compiles c/ into the prebuilt shared objects the package ships,
+ * prebuilt/linux-x64/libcaio.so and prebuilt/linux-arm64/libcaio.so (glibc), the
+ * second with Debian's gcc-aarch64-linux-gnu cross compiler (a target whose
+ * compiler is missing is skipped with a message), writes prebuilt/manifest.json,
+ * and emits the TypeScript declarations into types/.
+ *
+ * `bun build.ts --sanitize` instead builds build/libcaio-sanitize.so with ASan + UBSan.
  */
-import { mkdirSync, readdirSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { compileSharedObject } from "./src/native/compile.ts";
+import { MANIFEST_FILE, platformName, prebuiltFile, PREBUILT_DIR, PREBUILT_TARGETS, type PrebuiltArch } from "./src/native/prebuilt.ts";
+import { sourceHash, STRICT_FLAGS } from "./src/native/sources.ts";
 
 const root = import.meta.dir;
-const sanitize = process.argv.includes("--sanitize");
-const compiler = process.env.CC ?? "cc";
-
-const baseFlags = [
-  "-std=gnu11",
-  "-O2",
-  "-g",
-  "-Wall",
-  "-Wextra",
-  "-Werror",
-  "-fPIC",
-  "-shared",
-  "-fvisibility=hidden",
-  "-pthread",
-];
-const sanitizeFlags = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"];
+const SANITIZE_FLAGS = ["-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"];
 
 function fail(message: string): never {
   console.error(`caio build: ${message}`);
   process.exit(1);
 }
 
-export function buildSharedObject(options: { sanitize?: boolean } = {}): string {
-  if (!Bun.which(compiler)) {
-    fail(
-      `no C compiler found ("${compiler}" is not on PATH).\n` +
-        `  Fix: install one, e.g. "apt-get install gcc" (Debian/Ubuntu), "apk add build-base" (Alpine),\n` +
-        `  or point CC at a compiler: CC=clang bun run build`,
-    );
+function hostCompiler(): string[] {
+  return (process.env.CC ?? "cc").trim().split(/\s+/);
+}
+
+/** The host's own compiler for its architecture (CC, else cc); Debian's cross compiler for the other. */
+function compilerFor(arch: PrebuiltArch): string[] {
+  return arch === process.arch ? hostCompiler() : [PREBUILT_TARGETS[arch].crossCompiler];
+}
+
+function installHint(arch: PrebuiltArch): string {
+  if (arch === process.arch) return 'install one ("apt-get install gcc") or point CC at a compiler';
+  return `install it with "apt-get install ${PREBUILT_TARGETS[arch].debianPackage}" to ship ${platformName(arch)} too`;
+}
+
+function buildTarget(arch: PrebuiltArch): boolean {
+  const compiler = compilerFor(arch);
+  if (!Bun.which(compiler[0]!)) {
+    const message = `skipping ${platformName(arch)}: "${compiler[0]}" is not on PATH; ${installHint(arch)}`;
+    if (arch === process.arch) fail(message);
+    console.warn(`caio build: ${message}`);
+    return false;
   }
-  const sources = readdirSync(join(root, "c"))
-    .filter((name) => name.endsWith(".c"))
-    .sort()
-    .map((name) => join(root, "c", name));
-  const outDir = join(root, "build");
-  mkdirSync(outDir, { recursive: true });
-  const output = join(outDir, options.sanitize ? "libcaio-sanitize.so" : "libcaio.so");
-  const flags = options.sanitize ? [...baseFlags, ...sanitizeFlags] : baseFlags;
-  const result = Bun.spawnSync([compiler, ...flags, "-o", output, ...sources], { stdout: "inherit", stderr: "inherit" });
-  if (result.exitCode !== 0) {
-    fail(`"${compiler}" failed to compile c/ (exit ${result.exitCode}); the compiler's messages are above.`);
+  const output = prebuiltFile(arch);
+  mkdirSync(dirname(output), { recursive: true });
+  const outcome = compileSharedObject(compiler, output, STRICT_FLAGS);
+  if (!outcome.ok) fail(`${platformName(arch)}: ${outcome.reason}`);
+  console.log(`caio build: wrote ${output} (${compiler.join(" ")}, ${Math.round(outcome.ms)} ms)`);
+  return true;
+}
+
+function buildPrebuilt(): void {
+  rmSync(PREBUILT_DIR, { recursive: true, force: true });
+  const arches = Object.keys(PREBUILT_TARGETS) as PrebuiltArch[];
+  const platforms = arches.filter(buildTarget).map((arch) => platformName(arch));
+  writeFileSync(MANIFEST_FILE, `${JSON.stringify({ sources: sourceHash(), platforms }, null, 2)}\n`);
+}
+
+/** Declarations for consumers: the .ts sources import with .ts extensions and need Bun's types, .d.ts files do not. */
+function buildDeclarations(): void {
+  const tsc = join(root, "node_modules", ".bin", "tsc");
+  if (!existsSync(tsc)) {
+    console.warn('caio build: skipping types/: TypeScript is not installed (run "bun install")');
+    return;
   }
-  return output;
+  rmSync(join(root, "types"), { recursive: true, force: true });
+  const result = Bun.spawnSync([tsc, "-p", join(root, "tsconfig.types.json")], { stdout: "inherit", stderr: "inherit" });
+  if (result.exitCode !== 0) fail(`tsc could not emit the declarations (exit ${result.exitCode}); its messages are above`);
+  console.log(`caio build: wrote ${join(root, "types")}`);
+}
+
+function buildSanitized(): void {
+  const output = join(root, "build", "libcaio-sanitize.so");
+  mkdirSync(dirname(output), { recursive: true });
+  const outcome = compileSharedObject(hostCompiler(), output, [...STRICT_FLAGS, ...SANITIZE_FLAGS]);
+  if (!outcome.ok) fail(outcome.reason);
+  console.log(`caio build: wrote ${output}`);
 }
 
 if (import.meta.main) {
-  const output = buildSharedObject({ sanitize });
-  console.log(`caio build: wrote ${output}`);
+  if (process.argv.includes("--sanitize")) {
+    buildSanitized();
+  } else {
+    buildPrebuilt();
+    buildDeclarations();
+  }
 }

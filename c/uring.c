@@ -20,6 +20,23 @@
 
 #include "common.h"
 
+#ifdef __TINYC__
+/*
+ * Bun's TinyCC (bun:ffi cc) has no __atomic builtins. It does not reorder memory
+ * accesses, and on x86-64 aligned loads are acquires and stores are releases, so a
+ * volatile access orders the rings as the builtins would. Elsewhere real barriers
+ * are needed, which TinyCC cannot emit; src/native/tinycc.ts leaves this file out.
+ */
+#ifndef __x86_64__
+#error "uring.c under TinyCC needs x86-64"
+#endif
+#define __ATOMIC_RELAXED 0
+#define __ATOMIC_ACQUIRE 2
+#define __ATOMIC_RELEASE 3
+#define __atomic_load_n(p, order) (*(volatile __typeof__(*(p)) *)(p))
+#define __atomic_store_n(p, v, order) ((void)(*(volatile __typeof__(*(p)) *)(p) = (v)))
+#endif
+
 /* Flags newer than some distributions' kernel headers; the values are ABI. */
 #ifndef IORING_SETUP_SUBMIT_ALL
 #define IORING_SETUP_SUBMIT_ALL (1U << 7)

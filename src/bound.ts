@@ -19,8 +19,11 @@ function bindOptions(name: BackendName, options: unknown): unknown {
   return { ...options, backend: name };
 }
 
+/** The class a `caio/<backend>` subpath exports as `Context` (named so declarations can be emitted). */
+export type BoundContextClass = new (options?: BoundContextOptions) => Context;
+
 /** A Context subclass that always uses `name`, and throws (naming the reason) where it cannot run. */
-export function bindContext(name: BackendName) {
+export function bindContext(name: BackendName): BoundContextClass {
   return class BoundContext extends Context {
     constructor(options?: BoundContextOptions) {
       super(bindOptions(name, options) as ContextOptions);

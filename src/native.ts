@@ -1,34 +1,15 @@
 /**
- * dlopen of build/libcaio.so and its symbol table: nothing else lives here.
- * Every backend exports the same seven functions under its own prefix (c/common.h).
+ * The native contract each C backend exports, from whichever library src/native/load.ts
+ * found (prebuilt, compiled into the cache, or TinyCC), and nativeLibrary() to
+ * see which one that was. The library is looked for once, when a native backend
+ * is first opened (or nativeLibrary() is first called).
  */
-import { dlopen, FFIType, type Pointer } from "bun:ffi";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import type { Pointer } from "bun:ffi";
+import { loadNativeLibrary, NATIVE_MODES, type LoadedLibrary, type NativeLoadPath, type NativeMode } from "./native/load.ts";
+import type { NativeFunctions, NativePrefix } from "./native/symbols.ts";
 
-const { i32, u32, ptr } = FFIType;
-
-function contractSymbols<P extends string>(prefix: P) {
-  return {
-    // (capacity, backend option, out handle) — u32 counts/flags; the handle comes back through `out`.
-    [`${prefix}_open`]: { args: [u32, u32, ptr], returns: i32 },
-    // (handle, ops, count) → ops consumed or -errno
-    [`${prefix}_submit`]: { args: [ptr, ptr, u32], returns: i32 },
-    // (handle, completions, max) → completions copied or -errno
-    [`${prefix}_reap`]: { args: [ptr, ptr, u32], returns: i32 },
-    // (handle, slot) → 0 or -errno
-    [`${prefix}_cancel`]: { args: [ptr, u32], returns: i32 },
-    [`${prefix}_wake_fd`]: { args: [ptr], returns: i32 },
-    [`${prefix}_info`]: { args: [ptr, ptr], returns: i32 },
-    [`${prefix}_close`]: { args: [ptr], returns: i32 },
-  } as const;
-}
-
-const symbols = {
-  ...contractSymbols("caio_aio"),
-  ...contractSymbols("caio_uring"),
-  ...contractSymbols("caio_pool"),
-};
+export type { NativeLoadPath } from "./native/load.ts";
+export type { NativePrefix } from "./native/symbols.ts";
 
 /** The functions one backend exports, with the prefix removed. */
 export interface NativeContract {
@@ -41,40 +22,86 @@ export interface NativeContract {
   close(handle: Pointer): number;
 }
 
-export type NativePrefix = "caio_aio" | "caio_uring" | "caio_pool";
-
-export const libraryPath = join(import.meta.dir, "..", "build", "libcaio.so");
-
-type Loaded = { ok: true; contract: (prefix: NativePrefix) => NativeContract } | { ok: false; reason: string };
-let loaded: Loaded | undefined;
-
-function load(): Loaded {
-  if (!existsSync(libraryPath)) {
-    return { ok: false, reason: `${libraryPath} is missing; build it with "bun run build" (needs a C compiler)` };
-  }
-  try {
-    const lib = dlopen(libraryPath, symbols);
-    const contract = (prefix: NativePrefix): NativeContract => {
-      const all = lib.symbols as unknown as Record<string, (...args: never[]) => number>;
-      const pick = (name: string) => all[`${prefix}_${name}`];
-      return {
-        open: pick("open"),
-        submit: pick("submit"),
-        reap: pick("reap"),
-        cancel: pick("cancel"),
-        wake_fd: pick("wake_fd"),
-        info: pick("info"),
-        close: pick("close"),
-      } as NativeContract;
-    };
-    return { ok: true, contract };
-  } catch (error) {
-    return { ok: false, reason: `could not load ${libraryPath}: ${(error as Error).message}` };
-  }
+/** Which native library this process uses, as reported by nativeLibrary(). */
+export interface NativeLibrary {
+  /**
+   * "prebuilt": the object shipped for this architecture; "cache": compiled with the
+   * system C compiler into the per-user cache (now or by an earlier process);
+   * "tinycc": compiled in memory by Bun's TinyCC; "none": only the js backend runs.
+   */
+  path: NativeLoadPath;
+  /** The shared object loaded ("prebuilt", "cache"); TinyCC builds live only in memory. */
+  file?: string;
+  /** Why the preferred paths were passed over; for "none", why nothing loaded. */
+  reason?: string;
+  /** Milliseconds this process spent compiling; absent when it loaded a finished object. */
+  compileMs?: number;
 }
 
-/** The native contract for one backend, or the reason the shared object is unusable. */
+const FIX =
+  'Fix: install a C compiler ("apt-get install gcc", "apk add build-base"), which caio uses on first import to ' +
+  "compile its C sources into ~/.cache/caio, or set CAIO_NATIVE=none to use the js backend without this warning";
+
+function warn(message: string, code: string): void {
+  process.emitWarning(message, { type: "CaioWarning", code });
+}
+
+function configuredMode(): NativeMode {
+  const value = process.env.CAIO_NATIVE?.trim();
+  if (!value) return "auto";
+  if ((NATIVE_MODES as readonly string[]).includes(value)) return value as NativeMode;
+  warn(`caio: CAIO_NATIVE is "${value}", which is not one of ${NATIVE_MODES.join(", ")}; using auto`, "CAIO_NATIVE");
+  return "auto";
+}
+
+function load(): LoadedLibrary {
+  const mode = configuredMode();
+  const library = loadNativeLibrary(mode);
+  if (library.path === "none" && mode !== "none") {
+    warn(`caio: no native library could be loaded, so caio uses its slower "js" backend (${library.skipped.join("; ")}). ${FIX}`, "CAIO_NATIVE");
+  }
+  return library;
+}
+
+let loaded: LoadedLibrary | undefined;
+
+function library(): LoadedLibrary {
+  return (loaded ??= load());
+}
+
+function pick(functions: NativeFunctions, prefix: NativePrefix): NativeContract {
+  const symbol = (name: string) => functions[`${prefix}_${name}`];
+  return {
+    open: symbol("open"),
+    submit: symbol("submit"),
+    reap: symbol("reap"),
+    cancel: symbol("cancel"),
+    wake_fd: symbol("wake_fd"),
+    info: symbol("info"),
+    close: symbol("close"),
+  } as NativeContract;
+}
+
+/** The native contract for one backend, or the reason it is unusable here. */
 export function nativeContract(prefix: NativePrefix): { contract: NativeContract } | { reason: string } {
-  loaded ??= load();
-  return loaded.ok ? { contract: loaded.contract(prefix) } : { reason: loaded.reason };
+  const found = library();
+  if (found.path === "none") return { reason: `caio's native library is not loaded (${found.skipped.join("; ")})` };
+  const omitted = found.omitted?.[prefix];
+  return omitted ? { reason: omitted } : { contract: pick(found.functions, prefix) };
+}
+
+/**
+ * Which native library caio loaded and how: the prebuilt object, one compiled into
+ * the per-user cache, a TinyCC build, or none (only the js backend). Loads it if no
+ * native backend has been opened yet. CAIO_NATIVE=prebuilt|compile|tinycc|none forces a path.
+ */
+export function nativeLibrary(): NativeLibrary {
+  const found = library();
+  const report: NativeLibrary = { path: found.path };
+  if ("file" in found && found.file) report.file = found.file;
+  const omitted = "omitted" in found ? Object.entries(found.omitted ?? {}).map(([prefix, why]) => `${prefix} left out: ${why}`) : [];
+  const reasons = [...found.skipped, ...omitted];
+  if (reasons.length > 0) report.reason = reasons.join("; ");
+  if ("compileMs" in found && found.compileMs !== undefined) report.compileMs = Math.round(found.compileMs);
+  return report;
 }

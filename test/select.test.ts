@@ -44,7 +44,7 @@ async function probe(env: Record<string, string>, fileText?: string): Promise<Pr
   using dir = tempDir();
   cpSync(join(repoRoot, "src"), join(dir, "src"), { recursive: true });
   copyFileSync(join(repoRoot, "package.json"), join(dir, "package.json"));
-  symlinkSync(join(repoRoot, "build"), join(dir, "build"));
+  for (const shipped of ["c", "prebuilt"]) symlinkSync(join(repoRoot, shipped), join(dir, shipped));
   if (fileText !== undefined) writeFileSync(join(dir, "default_implementation"), fileText);
   writeFileSync(join(dir, "probe.ts"), PROBE);
   const result = await runBun(join(dir, "probe.ts"), { CAIO_IMPL: undefined, ...env });

@@ -1,0 +1,99 @@
+/**
+ * Finds a native library for this process, trying in order: the prebuilt object
+ * shipped for this architecture, an object compiled with the system C compiler into
+ * the per-user cache, and an in-memory TinyCC build. CAIO_NATIVE forces one of them
+ * (or none). No install script is involved: everything happens on first use.
+ */
+import { dlopen } from "bun:ffi";
+import { cacheDirectory, cachedLibrary, installAtomically } from "./cache.ts";
+import { compileSharedObject, findCompiler } from "./compile.ts";
+import { findPrebuilt } from "./prebuilt.ts";
+import { sourceHash } from "./sources.ts";
+import { ALL_SYMBOLS, type NativeFunctions, type NativePrefix } from "./symbols.ts";
+import { compileWithTinyCC } from "./tinycc.ts";
+
+/** How the native library was obtained; "none" means only the js backend can run. */
+export type NativeLoadPath = "prebuilt" | "cache" | "tinycc" | "none";
+
+/** What CAIO_NATIVE accepts: one load path, every path in order ("auto"), or none. */
+export type NativeMode = "auto" | "prebuilt" | "compile" | "tinycc" | "none";
+export const NATIVE_MODES: readonly NativeMode[] = ["auto", "prebuilt", "compile", "tinycc", "none"];
+
+export type LoadedLibrary =
+  | {
+      path: Exclude<NativeLoadPath, "none">;
+      functions: NativeFunctions;
+      file?: string;
+      /** Time this process spent compiling; absent when it loaded a finished object. */
+      compileMs?: number;
+      /** Backends missing from this build, with the reason (TinyCC on some architectures). */
+      omitted?: Partial<Record<NativePrefix, string>>;
+      /** Why the paths tried before this one were passed over. */
+      skipped: string[];
+    }
+  | { path: "none"; skipped: string[] };
+
+type Attempt = Omit<Extract<LoadedLibrary, { functions: unknown }>, "path" | "skipped"> | { failed: string };
+
+function openSharedObject(file: string): Attempt {
+  try {
+    return { functions: dlopen(file, ALL_SYMBOLS).symbols as unknown as NativeFunctions, file };
+  } catch (error) {
+    return { failed: `${file} does not load: ${(error as Error).message}` };
+  }
+}
+
+function loadPrebuilt(): Attempt {
+  const found = findPrebuilt(sourceHash);
+  return "reason" in found ? { failed: found.reason } : openSharedObject(found.file);
+}
+
+/** The cached object for these sources, compiling it first when it is missing or does not load. */
+function loadCached(env: Record<string, string | undefined>): Attempt {
+  let directory: string;
+  try {
+    directory = cacheDirectory(env);
+  } catch (error) {
+    return { failed: `no usable cache directory: ${(error as Error).message}` };
+  }
+  const existing = cachedLibrary(directory);
+  const previous = existing ? openSharedObject(existing) : undefined;
+  if (previous && !("failed" in previous)) return previous;
+  const compiler = findCompiler(env);
+  if (!compiler) {
+    const tried = env.CC ? `CC="${env.CC}" is not on PATH` : "no cc, gcc or clang on PATH";
+    return { failed: `cannot compile c/: ${tried}` };
+  }
+  const { file, outcome } = installAtomically(directory, (temporary) => compileSharedObject(compiler, temporary));
+  if (!outcome.ok) return { failed: outcome.reason };
+  const opened = openSharedObject(file);
+  return "failed" in opened ? opened : { ...opened, compileMs: outcome.ms };
+}
+
+function loadTinyCC(): Attempt {
+  try {
+    const { functions, omitted, ms } = compileWithTinyCC();
+    return { functions, omitted, compileMs: ms };
+  } catch (error) {
+    return { failed: `TinyCC (bun:ffi cc) failed: ${(error as Error).message}` };
+  }
+}
+
+const STEPS: readonly { mode: NativeMode; path: Exclude<NativeLoadPath, "none">; attempt: (env: Record<string, string | undefined>) => Attempt }[] = [
+  { mode: "prebuilt", path: "prebuilt", attempt: loadPrebuilt },
+  { mode: "compile", path: "cache", attempt: loadCached },
+  { mode: "tinycc", path: "tinycc", attempt: loadTinyCC },
+];
+
+/** Tries the load paths `mode` allows, in order, and reports the first that works (or why none did). */
+export function loadNativeLibrary(mode: NativeMode, env: Record<string, string | undefined> = process.env): LoadedLibrary {
+  if (mode === "none") return { path: "none", skipped: ["CAIO_NATIVE=none"] };
+  const skipped: string[] = [];
+  for (const step of STEPS) {
+    if (mode !== "auto" && mode !== step.mode) continue;
+    const result = step.attempt(env);
+    if (!("failed" in result)) return { path: step.path, ...result, skipped };
+    skipped.push(`${step.path}: ${result.failed}`);
+  }
+  return { path: "none", skipped };
+}
