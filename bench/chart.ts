@@ -46,7 +46,7 @@ function colours(results: BenchResults): Map<string, string> {
   return map;
 }
 
-/** Horizontal grid lines with labels on the left, for values 0 … max. */
+/** Horizontal grid lines with labels on the left, for values 0 … max (linear). */
 function yGrid(box: Box, max: number, label: (v: number) => string): string[] {
   const out: string[] = [];
   for (let i = 0; i <= 5; i++) {
@@ -66,13 +66,31 @@ const WORKLOAD_CAPTIONS: Record<WorkloadResult["id"], string> = {
   w5: "W5 4K writes + fdatasync",
 };
 
+/** Powers of two from `low` to `high`, for a log-scale ratio axis. */
+function powersOfTwo(low: number, high: number): number[] {
+  const out: number[] = [];
+  for (let v = low; v <= high * 1.0001; v *= 2) out.push(v);
+  return out;
+}
+
+const ratioLabel = (v: number) => (v >= 1 ? `${v}×` : `1/${1 / v}×`);
+
+/**
+ * Bars grow up (faster than Bun fs) or down (slower) from the 1× line on a log scale,
+ * so 2× faster and 2× slower look the same size.
+ */
 function bars(results: BenchResults, palette: Map<string, string>, box: Box): string[] {
   const workloads = results.workloads.filter((w) => !w.skipped);
   const labels = [...new Set(workloads.flatMap((w) => w.series.filter((s) => s.label !== BUN_FS_LABEL).map((s) => s.label)))];
-  const ratios = workloads.flatMap((w) => w.series.map((s) => speedup(w, s) ?? 0));
-  const max = niceCeiling(Math.max(2, ...ratios) * 1.1);
-  const y = (r: number) => box.y + box.height - (box.height * r) / max;
-  const out = yGrid(box, max, (v) => `${Number(v.toFixed(1))}×`);
+  const ratios = workloads.flatMap((w) => w.series.map((s) => speedup(w, s)).filter((r): r is number => r !== undefined && r > 0));
+  const low = 2 ** Math.floor(Math.log2(Math.min(0.5, ...ratios) / 1.1));
+  const high = 2 ** Math.ceil(Math.log2(Math.max(2, ...ratios) * 1.1));
+  const y = (r: number) => box.y + box.height - (box.height * Math.log2(r / low)) / Math.log2(high / low);
+  const out: string[] = [];
+  for (const tick of powersOfTwo(low, high)) {
+    out.push(line(box.x, y(tick), box.x + box.width, y(tick), `stroke="#e3e3e3"`));
+    out.push(text(box.x - 6, y(tick) + 4, ratioLabel(tick), `font-size="11" text-anchor="end" fill="#444"`));
+  }
   const groupWidth = box.width / Math.max(1, workloads.length);
   const barWidth = (groupWidth * 0.86) / Math.max(1, labels.length);
   for (const [g, w] of workloads.entries()) {
@@ -80,16 +98,19 @@ function bars(results: BenchResults, palette: Map<string, string>, box: Box): st
     for (const [i, label] of labels.entries()) {
       const s = w.series.find((x) => x.label === label);
       const r = s && speedup(w, s);
-      if (r === undefined || !s) continue;
+      if (r === undefined || !s || r <= 0) continue;
       const x = left + i * barWidth;
-      out.push(`<rect x="${x.toFixed(1)}" y="${y(r).toFixed(1)}" width="${(barWidth - 1).toFixed(1)}" height="${(box.y + box.height - y(r)).toFixed(1)}" fill="${palette.get(label)}"><title>${escape(`${w.title}: ${label} ${r.toFixed(2)}×`)}</title></rect>`);
-      const labelY = y(r) - 3;
-      out.push(text(x + barWidth / 2 + 3, labelY, r.toFixed(r >= 10 ? 0 : 1), `font-size="9" fill="#333" transform="rotate(-90 ${(x + barWidth / 2 + 3).toFixed(1)} ${labelY.toFixed(1)})"`));
+      const top = Math.min(y(r), y(1));
+      const height = Math.max(1, Math.abs(y(r) - y(1)));
+      out.push(`<rect x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${(barWidth - 1).toFixed(1)}" height="${height.toFixed(1)}" fill="${palette.get(label)}"><title>${escape(`${w.title}: ${label} ${r.toFixed(2)}×`)}</title></rect>`);
+      const cx = x + barWidth / 2 + 3;
+      const labelY = r >= 1 ? y(r) - 3 : y(r) + 3;
+      const anchor = r >= 1 ? "start" : "end";
+      out.push(text(cx, labelY, r.toFixed(r >= 10 ? 0 : 1), `font-size="9" fill="#333" text-anchor="${anchor}" transform="rotate(-90 ${cx.toFixed(1)} ${labelY.toFixed(1)})"`));
     }
     out.push(text(box.x + g * groupWidth + groupWidth / 2, box.y + box.height + 16, WORKLOAD_CAPTIONS[w.id], `font-size="12" text-anchor="middle" fill="#222"`));
   }
   out.push(line(box.x, y(1), box.x + box.width, y(1), `stroke="${BASELINE_COLOUR}" stroke-width="1.5" stroke-dasharray="6 4"`));
-  out.push(text(box.x + box.width - 4, y(1) - 4, "Bun node:fs/promises = 1×", `font-size="11" text-anchor="end" fill="${BASELINE_COLOUR}"`));
   return out;
 }
 
@@ -133,15 +154,16 @@ export function svgChart(results: BenchResults): string {
   const hasSweeps = results.sweeps.length > 0;
   const legendLabels = [...palette.keys()];
   const legendRows = Math.ceil(legendLabels.length / 5);
-  const barsBox = { x: 60, y: 80, width: WIDTH - 90, height: 250 };
+  const barsBox = { x: 60, y: 90, width: WIDTH - 90, height: 250 };
   const legendY = barsBox.y + barsBox.height + 44;
   const sweepTop = legendY + legendRows * 18 + 40;
   const height = hasSweeps ? sweepTop + 260 + 50 : legendY + legendRows * 18 + 10;
   const runs = `medians of ${results.runs} runs`;
   const body = [
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
-    text(20, 28, `caio: speed-up against Bun's node:fs/promises, same run (${runs}; higher is better)`, `font-size="17" font-weight="600" fill="#111"`),
-    text(20, 50, machineLine(results.machine), `font-size="12" fill="#555"`),
+    text(20, 28, `caio: speed-up against Bun's node:fs/promises (dashed line, 1×), same run`, `font-size="17" font-weight="600" fill="#111"`),
+    text(20, 48, `${runs}, log scale: up is faster, down is slower; W3 compares p50 latency`, `font-size="12" fill="#333"`),
+    text(20, 66, machineLine(results.machine), `font-size="12" fill="#555"`),
     ...bars(results, palette, barsBox),
     ...legend(legendLabels, palette, barsBox.x, legendY, barsBox.width),
   ];

@@ -13,8 +13,9 @@
  *   bun run bench                                  # full run, about 12 minutes
  *   bun run bench -- --quick                       # about a minute; smoke figures only
  *   bun run bench -- --only w1,w3 --runs 5 --seconds 3
+ *   bun bench/index.ts --replot                    # redraw docs/ from docs/bench.json
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { availableBackends } from "../src/index.ts";
@@ -54,9 +55,11 @@ function contendersHere(): { contenders: Contender[]; unavailable: { name: strin
   return { contenders, unavailable };
 }
 
+/** bench.json keeps the raw samples, so the report can be redrawn (--replot) without measuring again. */
 function writeReport(outDir: string, results: BenchResults): void {
   const checks = checkTargets(results);
   mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, "bench.json"), JSON.stringify(results, null, 1) + "\n");
   writeFileSync(join(outDir, "bench.md"), markdownReport(results, checks));
   writeFileSync(join(outDir, "bench.svg"), svgChart(results));
   console.log(`\n## Summary: median (vs Bun fs)\n\n${summaryTable(results.workloads)}\n`);
@@ -65,6 +68,10 @@ function writeReport(outDir: string, results: BenchResults): void {
 }
 
 const options = parseOptions(process.argv.slice(2));
+if (options.replot) {
+  writeReport(options.outDir, JSON.parse(readFileSync(join(options.outDir, "bench.json"), "utf8")));
+  process.exit(0);
+}
 const files = prepareFiles(options.dataDir, options.fileBytes);
 const fioSkipped = ensureFio() ? undefined : FIO_HINT;
 const { contenders, unavailable } = contendersHere();

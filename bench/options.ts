@@ -21,6 +21,8 @@ export interface BenchOptions {
   /** Where bench.md and bench.svg are written. */
   outDir: string;
   quick: boolean;
+  /** Only redraw the report from outDir/bench.json. */
+  replot: boolean;
 }
 
 const FULL_SWEEP = [1, 4, 16, 64, 256, 1024];
@@ -58,6 +60,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     args: argv,
     options: {
       quick: { type: "boolean", default: false },
+      replot: { type: "boolean", default: false },
       runs: { type: "string" },
       seconds: { type: "string" },
       "sweep-seconds": { type: "string" },
@@ -72,7 +75,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   if (values.help) {
     console.log(
       "bun run bench [-- --quick] [--only w1,w2,w3,w4,w5,sweep,rss] [--runs N] [--seconds S]\n" +
-        "              [--sweep-seconds S] [--rss-ops N] [--file-mib M] [--dir DIR] [--out DIR]",
+        "              [--sweep-seconds S] [--rss-ops N] [--file-mib M] [--dir DIR] [--out DIR] [--replot]",
     );
     process.exit(0);
   }
@@ -81,6 +84,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const dataDir = values.dir!;
   return {
     quick,
+    replot: values.replot!,
     runs: Math.round(positive("runs", values.runs ?? "3")),
     seconds: positive("seconds", values.seconds ?? (quick ? "0.25" : "2")),
     sweepSeconds: positive("sweep-seconds", values["sweep-seconds"] ?? (quick ? "0.2" : "1")),
