@@ -39,7 +39,7 @@ export interface NativeLibrary {
 }
 
 const FIX =
-  'Fix: install a C compiler ("apt-get install gcc", "apk add build-base"), which caio uses on first import to ' +
+  'Fix: install a C compiler ("apt-get install gcc", "apk add build-base"), which caio then uses once to ' +
   "compile its C sources into ~/.cache/caio, or set CAIO_NATIVE=none to use the js backend without this warning";
 
 function warn(message: string, code: string): void {

@@ -62,7 +62,8 @@ function loadCached(env: Record<string, string | undefined>): Attempt {
   const compiler = findCompiler(env);
   if (!compiler) {
     const tried = env.CC ? `CC="${env.CC}" is not on PATH` : "no cc, gcc or clang on PATH";
-    return { failed: `cannot compile c/: ${tried}` };
+    const stale = previous && "failed" in previous ? ` (and ${previous.failed})` : "";
+    return { failed: `cannot compile c/: ${tried}${stale}` };
   }
   const { file, outcome } = installAtomically(directory, (temporary) => compileSharedObject(compiler, temporary));
   if (!outcome.ok) return { failed: outcome.reason };
@@ -85,13 +86,22 @@ const STEPS: readonly { mode: NativeMode; path: Exclude<NativeLoadPath, "none">;
   { mode: "tinycc", path: "tinycc", attempt: loadTinyCC },
 ];
 
+/** A step that throws (c/ unreadable, a full disk) is a failed step, not a failed import. */
+function attemptSafely(attempt: (env: Record<string, string | undefined>) => Attempt, env: Record<string, string | undefined>): Attempt {
+  try {
+    return attempt(env);
+  } catch (error) {
+    return { failed: (error as Error).message };
+  }
+}
+
 /** Tries the load paths `mode` allows, in order, and reports the first that works (or why none did). */
 export function loadNativeLibrary(mode: NativeMode, env: Record<string, string | undefined> = process.env): LoadedLibrary {
   if (mode === "none") return { path: "none", skipped: ["CAIO_NATIVE=none"] };
   const skipped: string[] = [];
   for (const step of STEPS) {
     if (mode !== "auto" && mode !== step.mode) continue;
-    const result = step.attempt(env);
+    const result = attemptSafely(step.attempt, env);
     if (!("failed" in result)) return { path: step.path, ...result, skipped };
     skipped.push(`${step.path}: ${result.failed}`);
   }
