@@ -35,6 +35,7 @@ export type { BackendName } from "./backends/index.ts";
 export { AbortError, type CodedError, type SystemError } from "./errors.ts";
 export type { Stats } from "./scheduler.ts";
 export { availableBackends, type BackendAvailability } from "./select.ts";
+export { nativeLibrary, type NativeLibrary, type NativeLoadPath } from "./native.ts";
 export type { OperationOptions } from "./validate.ts";
 
 export interface ContextOptions {
