@@ -28,7 +28,8 @@ import { nodeUnavailable } from "./node.ts";
 import { parseOptions } from "./options.ts";
 import { markdownReport, summaryTable, targetsTable } from "./report.ts";
 import type { BenchResults, WorkloadResult } from "./results.ts";
-import { progress } from "./run.ts";
+import { loadSamples, progress } from "./run.ts";
+import { median } from "./stats.ts";
 import { checkTargets } from "./targets.ts";
 import type { BenchEnv } from "./workloads/env.ts";
 import { w3 } from "./workloads/latency.ts";
@@ -104,4 +105,5 @@ for (const [id, run] of WORKLOADS) {
 if (options.only.has("sweep")) results.sweeps = await sweeps(env);
 if (options.only.has("rss")) results.rss = await rss(env);
 machine.loadEnd = loadavg()[0]!;
+if (loadSamples.length > 0) machine.loadDuring = { median: median(loadSamples), max: Math.max(...loadSamples) };
 writeReport(options.outDir, results);

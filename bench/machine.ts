@@ -13,6 +13,8 @@ export interface Machine {
   /** 1-minute load average when the run started and ended: other work skews the figures. */
   loadStart: number;
   loadEnd?: number;
+  /** Median and highest 1-minute load average seen at the progress lines. */
+  loadDuring?: { median: number; max: number };
 }
 
 function versionOf(command: string[]): string | undefined {
@@ -37,6 +39,7 @@ export function describeMachine(): Machine {
 
 export function machineLine(m: Machine): string {
   const tools = [m.bun, m.node ? `Node ${m.node}` : "no Node", m.fio ?? "no fio"].join(", ");
-  const load = m.loadEnd === undefined ? m.loadStart.toFixed(2) : `${m.loadStart.toFixed(2)} → ${m.loadEnd.toFixed(2)}`;
+  let load = m.loadEnd === undefined ? m.loadStart.toFixed(2) : `${m.loadStart.toFixed(2)} → ${m.loadEnd.toFixed(2)}`;
+  if (m.loadDuring) load += ` (median ${m.loadDuring.median.toFixed(2)}, max ${m.loadDuring.max.toFixed(2)} during the run)`;
   return `${m.date} · ${m.cpu} ×${m.cores}, ${m.memoryGiB} GiB · ${m.kernel} · ${tools} · load ${load}`;
 }

@@ -23,7 +23,12 @@ function emptyReason(s: Series): string {
   return s.skipped ? `skipped: ${s.skipped}` : "failed every run";
 }
 
-function workloadTable(w: WorkloadResult): string {
+/** A series with fewer samples than runs says so: some runs failed (reason in the progress output). */
+function sampleNote(s: Series, runs: number): string {
+  return s.samples.length < runs ? ` (${s.samples.length} of ${runs} runs)` : "";
+}
+
+function workloadTable(w: WorkloadResult, runs: number): string {
   const heading = `### ${w.title} (${w.detail})`;
   if (w.skipped) return `${heading}\n\nSkipped: ${w.skipped}`;
   const latency = w.unit === "µs";
@@ -33,7 +38,7 @@ function workloadTable(w: WorkloadResult): string {
   const rows = w.series.map((s) => {
     if (s.samples.length === 0) return [s.label, emptyReason(s), "", ...(latency ? [""] : []), ""];
     const [low, high] = minMax(s.samples);
-    const cells = [s.label, figure(w.unit, median(s.samples)), `${figure(w.unit, low)} – ${figure(w.unit, high)}`];
+    const cells = [s.label + sampleNote(s, runs), figure(w.unit, median(s.samples)), `${figure(w.unit, low)} – ${figure(w.unit, high)}`];
     if (latency) cells.push(s.p99 && s.p99.length > 0 ? figure(w.unit, median(s.p99)) : "");
     cells.push(ratio(speedup(w, s)!));
     return cells;
@@ -95,7 +100,7 @@ export function markdownReport(results: BenchResults, checks: TargetCheck[]): st
     "![caio against Bun's fs per workload, and the concurrency sweep](bench.svg)",
     `## Targets\n\n${targetsTable(checks)}`,
     `## Summary: median (vs Bun fs)\n\n${summaryTable(results.workloads)}`,
-    `## Workloads\n\n${results.workloads.map(workloadTable).join("\n\n")}`,
+    `## Workloads\n\n${results.workloads.map((w) => workloadTable(w, results.runs)).join("\n\n")}`,
   ];
   if (results.sweeps.length > 0) parts.push(`## Concurrency sweep\n\n${results.sweeps.map(sweepTable).join("\n\n")}`);
   if (results.rss) parts.push(`## Memory\n\n${rssTable(results.rss)}`);

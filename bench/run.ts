@@ -1,7 +1,10 @@
 /** Taking samples: interleaved rounds over the contenders, with a progress line per sample. */
+import { loadavg } from "node:os";
 import type { Role } from "./contenders.ts";
 
 const started = performance.now();
+/** The 1-minute load average at every progress line: the report says how busy the machine was. */
+export const loadSamples: number[] = [];
 
 function elapsed(): string {
   const seconds = Math.round((performance.now() - started) / 1000);
@@ -10,6 +13,7 @@ function elapsed(): string {
 
 /** Prints one progress line stamped with the time since the bench started. */
 export function progress(text: string): void {
+  loadSamples.push(loadavg()[0]!);
   process.stdout.write(`[${elapsed()}] ${text}\n`);
 }
 

@@ -23,7 +23,7 @@ export async function w4(env: BenchEnv): Promise<WorkloadResult> {
   return {
     id: "w4",
     title: "W4 cached 1 MiB sequential reads",
-    detail: `${SEQUENTIAL_DEPTH} in flight (readSync: one at a time)`,
+    detail: `${SEQUENTIAL_DEPTH} in flight; readSync one at a time`,
     unit: "MiB/s",
     series: seriesOf(rows, samples, (v) => v),
   };
