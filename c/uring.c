@@ -10,7 +10,9 @@
  * so SQEs it did not consume can be taken back by moving our tail.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <linux/io_uring.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -306,6 +308,24 @@ err:
 	return ret;
 }
 
+/*
+ * A large buffered read that hits the page cache would otherwise be copied inline,
+ * on the JavaScript thread inside io_uring_enter; punted to io-wq the copies run on
+ * the other cores meanwhile (+10% on cached 1 MiB reads at 4 in flight here).
+ * O_DIRECT reads are left alone: punted, each would hold a blocked io-wq worker for
+ * the device's whole latency, capping the queue depth at the worker limit. The
+ * fcntl costs far less than copying 256 KiB.
+ */
+#define ASYNC_READ_BYTES (256u * 1024)
+
+static bool copies_off_thread(const struct caio_op *op)
+{
+	if (op->opcode != CAIO_OP_READ || op->len < ASYNC_READ_BYTES)
+		return false;
+	int flags = fcntl((int)op->fd, F_GETFL);
+	return flags >= 0 && !(flags & O_DIRECT);
+}
+
 static void prep_sqe(struct io_uring_sqe *sqe, const struct caio_op *op)
 {
 	static const uint8_t opcodes[] = {
@@ -327,6 +347,8 @@ static void prep_sqe(struct io_uring_sqe *sqe, const struct caio_op *op)
 	sqe->addr = op->buf;
 	sqe->len = op->len;
 	sqe->off = op->offset;
+	if (copies_off_thread(op))
+		sqe->flags |= IOSQE_ASYNC;
 }
 
 static int validate_ops(const struct uring_backend *b, const struct caio_op *ops, uint32_t n)
