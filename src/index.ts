@@ -156,7 +156,7 @@ export class Context {
     const bytes = toWritableBytes(payload);
     if (bytes instanceof Error) throw bytes;
     const position = this.#checkTarget(fd, offset, options);
-    const result = await this.#submit(OP_WRITE, fd, position, bytes, options);
+    const result = await this.#submit(OP_WRITE, fd, position, bytes, options, typeof payload === "string");
     if (result < 0) throw transferError(result, "write", fd, bytes, position, this.backend);
     return result;
   }
@@ -170,8 +170,7 @@ export class Context {
     if (error) throw error;
     const position = this.#checkTarget(fd, offset, options);
     const buffer = allocReadBuffer(nbytes);
-    const { priority = 0, signal } = options ?? {};
-    const result = await this.#scheduler.enqueue(OP_READ, fd, position, buffer, priority, signal, true);
+    const result = await this.#submit(OP_READ, fd, position, buffer, options, true);
     if (result < 0) throw transferError(result, "read", fd, buffer, position, this.backend);
     return buffer.subarray(0, result);
   }
@@ -263,9 +262,17 @@ export class Context {
     return result;
   }
 
-  #submit(opcode: Opcode, fd: number, offset: number, view: ArrayBufferView | null, options?: OperationOptions) {
-    if (options === undefined) return this.#scheduler.enqueue(opcode, fd, offset, view, 0, undefined);
-    return this.#scheduler.enqueue(opcode, fd, offset, view, options.priority ?? 0, options.signal);
+  /** `privateView`: caio created `view` and nobody else holds it, so the kernel may use it without a copy. */
+  #submit(
+    opcode: Opcode,
+    fd: number,
+    offset: number,
+    view: ArrayBufferView | null,
+    options: OperationOptions | undefined,
+    privateView = false,
+  ) {
+    if (options === undefined) return this.#scheduler.enqueue(opcode, fd, offset, view, 0, undefined, privateView);
+    return this.#scheduler.enqueue(opcode, fd, offset, view, options.priority ?? 0, options.signal, privateView);
   }
 }
 

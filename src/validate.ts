@@ -67,10 +67,16 @@ function isDetached(view: ArrayBufferView): boolean {
   return (view.buffer as ArrayBuffer).detached === true;
 }
 
-/** A view over the bytes to write: strings are encoded as UTF-8, ArrayBuffers wrapped without copying. */
+const utf8 = new TextEncoder();
+
+/**
+ * A view over the bytes to write: strings are encoded as UTF-8 into a fresh, unpooled
+ * buffer nobody else holds (so it needs no copy; see bounce.ts), ArrayBuffers wrapped
+ * without copying.
+ */
 export function toWritableBytes(payload: unknown): ArrayBufferView | CodedError {
   let view: ArrayBufferView;
-  if (typeof payload === "string") view = Buffer.from(payload, "utf8");
+  if (typeof payload === "string") view = utf8.encode(payload);
   else if (ArrayBuffer.isView(payload)) view = payload;
   else if (payload instanceof ArrayBuffer && payload.detached) return invalidState(`The "payload" argument's ArrayBuffer is detached`);
   else if (payload instanceof ArrayBuffer || payload instanceof SharedArrayBuffer) view = new Uint8Array(payload);

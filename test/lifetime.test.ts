@@ -149,7 +149,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend: buffer lif
     views.forEach((view, i) => expect(view.every((byte) => byte === (i & 0xff))).toBe(true));
   });
 
-  it("SharedArrayBuffer-backed buffers (allocAligned) and read()'s own buffers are never copied; plain ones are", async () => {
+  it("SharedArrayBuffer-backed buffers (allocAligned), read()'s own buffers and encoded strings are never copied; plain ones are", async () => {
     using file = tempFile(pattern(4 * BLOCK, 4));
     await using ctx = open();
     const shared = allocAligned(BLOCK);
@@ -158,6 +158,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend: buffer lif
     await ctx.read(BLOCK, file.fd, BLOCK);
     await ctx.readv([allocAligned(16), new Uint8Array(new SharedArrayBuffer(16))], file.fd, 0);
     await ctx.write(shared, file.fd, 2 * BLOCK);
+    await ctx.write("a string is encoded into a buffer only caio holds", file.fd, 2 * BLOCK);
     expect(ctx.stats.bounced).toBe(0);
     const plain = new Uint8Array(BLOCK);
     expect(await ctx.readInto(plain, file.fd, 0)).toBe(BLOCK);
