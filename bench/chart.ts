@@ -163,7 +163,7 @@ export function svgChart(results: BenchResults): string {
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     text(20, 28, `caio: speed-up against Bun's node:fs/promises (dashed line, 1×), same run`, `font-size="17" font-weight="600" fill="#111"`),
     text(20, 48, `${runs}, log scale: up is faster, down is slower; W3 compares p50 latency`, `font-size="12" fill="#333"`),
-    text(20, 66, machineLine(results.machine), `font-size="12" fill="#555"`),
+    text(20, 66, machineLine(results.machine), `font-size="11" fill="#555"`),
     ...bars(results, palette, barsBox),
     ...legend(legendLabels, palette, barsBox.x, legendY, barsBox.width),
   ];
