@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { compileSharedObject } from "./src/native/compile.ts";
+import { compileSharedObject, findCompiler } from "./src/native/compile.ts";
 import { MANIFEST_FILE, platformName, prebuiltFile, PREBUILT_DIR, PREBUILT_TARGETS, type PrebuiltArch } from "./src/native/prebuilt.ts";
 import { sourceHash, STRICT_FLAGS } from "./src/native/sources.ts";
 
@@ -21,13 +21,10 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-function hostCompiler(): string[] {
-  return (process.env.CC ?? "cc").trim().split(/\s+/);
-}
-
-/** The host's own compiler for its architecture (CC, else cc); Debian's cross compiler for the other. */
+/** The host's own compiler for its architecture (as the first-use compile finds it); Debian's cross compiler for the other. */
 function compilerFor(arch: PrebuiltArch): string[] {
-  return arch === process.arch ? hostCompiler() : [PREBUILT_TARGETS[arch].crossCompiler];
+  if (arch !== process.arch) return [PREBUILT_TARGETS[arch].crossCompiler];
+  return findCompiler() ?? (process.env.CC ?? "cc").trim().split(/\s+/);
 }
 
 function installHint(arch: PrebuiltArch): string {
@@ -74,7 +71,7 @@ function buildDeclarations(): void {
 function buildSanitized(): void {
   const output = join(root, "build", "libcaio-sanitize.so");
   mkdirSync(dirname(output), { recursive: true });
-  const outcome = compileSharedObject(hostCompiler(), output, [...STRICT_FLAGS, ...SANITIZE_FLAGS]);
+  const outcome = compileSharedObject(compilerFor(process.arch as PrebuiltArch), output, [...STRICT_FLAGS, ...SANITIZE_FLAGS]);
   if (!outcome.ok) fail(outcome.reason);
   console.log(`caio build: wrote ${output}`);
 }
