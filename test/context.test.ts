@@ -144,8 +144,15 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend", (name, ba
     if (COMPLETES_INLINE.has(name)) {
       // Cached reads complete inside the submitting call, so one flush runs four full batches.
       expect({ submitted: ctx.stats.submitted, calls: ctx.stats.submitCalls - before }).toEqual({ submitted: 64, calls: 4 });
-    } else {
+    } else if (name === "js") {
+      // Completions only arrive on later turns of the event loop: exactly one full batch.
       expect({ submitted: ctx.stats.submitted, calls: ctx.stats.submitCalls - before }).toEqual({ submitted: 16, calls: 1 });
+    } else {
+      // Pool workers on the other core may finish some reads before the flush reaps, and the
+      // flush then refills exactly the slots those freed; it never submits past a free slot.
+      const { submitted, completed } = ctx.stats;
+      expect(submitted).toBeGreaterThanOrEqual(16);
+      expect(submitted - 16).toBeLessThanOrEqual(completed);
     }
     const results = await Promise.all(reads);
     expect(results.map((b) => b.toString("latin1"))).toEqual(Array.from({ length: 64 }, (_, i) => record(i)));
