@@ -23,6 +23,15 @@ function poolWorkers(): number {
   }).length;
 }
 
+/**
+ * poolWorkers() once the kernel has finished tearing joined threads down: pthread_join
+ * returns when a thread's tid is cleared, a moment before its /proc/self/task entry goes.
+ */
+async function poolWorkersAfterJoin(expected: number): Promise<number> {
+  for (let waited = 0; waited < 1000 && poolWorkers() !== expected; waited += 10) await Bun.sleep(10);
+  return poolWorkers();
+}
+
 describe("thread backend", () => {
   it("starts exactly `threads` workers and joins them all in close()", async () => {
     const before = poolWorkers();
@@ -31,7 +40,7 @@ describe("thread backend", () => {
     using file = tempFile(recordBytes(4));
     expect((await ctx.read(16, file.fd, 16)).toString()).toBe(record(1));
     await ctx.close();
-    expect(poolWorkers()).toBe(before);
+    expect(await poolWorkersAfterJoin(before)).toBe(before);
   });
 
   it("close() with 10,000 operations queued settles every promise and stops every worker", async () => {
@@ -47,7 +56,7 @@ describe("thread backend", () => {
     expect(await late).toBe("ERR_CONTEXT_CLOSED");
     expect(ctx.stats).toMatchObject({ submitted: 10_000, completed: 10_000, inFlight: 0, queued: 0 });
     expect(readFileSync(file.path).equals(recordBytes(10_000))).toBe(true);
-    expect(poolWorkers()).toBe(baseline);
+    expect(await poolWorkersAfterJoin(baseline)).toBe(baseline);
   });
 
   it("a default pool is sized for the machine and capped by maxRequests", async () => {
