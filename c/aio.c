@@ -1,24 +1,24 @@
 /*
  * Linux kernel AIO backend ("linux"): io_setup/io_submit/io_getevents through raw
  * syscalls, no libaio. Every iocb carries IOCB_FLAG_RESFD so each completion bumps
- * one eventfd, which JavaScript waits on when completions arrive later than the
- * submitting call.
+ * one eventfd, relayed to the wake socket (wake.h) for completions that arrive
+ * later than the submitting call.
  */
 #define _GNU_SOURCE
 #include <linux/aio_abi.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "wake.h"
 
 struct aio_backend {
 	aio_context_t ctx;
-	int event_fd;
+	struct wake wake;
 	uint32_t capacity;
 	uint32_t refused_count;
 	uint64_t submit_calls;
@@ -58,6 +58,7 @@ static long sys_io_cancel(aio_context_t ctx, struct iocb *iocb, struct io_event 
 
 static void free_backend(struct aio_backend *b)
 {
+	wake_close(&b->wake);
 	free(b->iocbs);
 	free(b->batch);
 	free(b->events);
@@ -93,7 +94,7 @@ CAIO_EXPORT int caio_aio_open(uint32_t capacity, uint32_t option, void **out)
 	if (!b)
 		return -ENOMEM;
 	b->capacity = capacity;
-	b->event_fd = -1;
+	wake_init(&b->wake);
 	ret = alloc_tables(b, capacity);
 	if (ret < 0)
 		goto err;
@@ -101,12 +102,9 @@ CAIO_EXPORT int caio_aio_open(uint32_t capacity, uint32_t option, void **out)
 		ret = -errno;
 		goto err;
 	}
-	/* Blocking on purpose: JavaScript waits for it with a read on Bun's fs thread pool. */
-	b->event_fd = eventfd(0, EFD_CLOEXEC);
-	if (b->event_fd < 0) {
-		ret = -errno;
+	ret = wake_open(&b->wake, true);
+	if (ret < 0)
 		goto err_destroy;
-	}
 	*out = b;
 	return 0;
 err_destroy:
@@ -138,7 +136,7 @@ static void prep_iocb(struct aio_backend *b, struct iocb *cb, const struct caio_
 		cb->aio_offset = (int64_t)op->offset;
 	}
 	cb->aio_flags = IOCB_FLAG_RESFD;
-	cb->aio_resfd = (uint32_t)b->event_fd;
+	cb->aio_resfd = (uint32_t)b->wake.event_fd;
 	if (op->ioprio) {
 		cb->aio_flags |= IOCB_FLAG_IOPRIO;
 		cb->aio_reqprio = op->ioprio;
@@ -310,14 +308,14 @@ CAIO_EXPORT int caio_aio_cancel(void *handle, uint32_t user_data)
 	/* Kernels before 4.19 hand the cancelled event back here instead of the ring. */
 	complete_early(b, &b->iocbs[user_data], (int32_t)ev.res);
 	/* It bypassed IOCB_FLAG_RESFD, so wake JavaScript ourselves or the completion waits for another one. */
-	eventfd_write(b->event_fd, 1);
+	eventfd_write(b->wake.event_fd, 1);
 	return 0;
 }
 
-/* The eventfd that every completion increments; owned by the backend. */
+/* The wake socket JavaScript polls; the caller owns it from this call on (see wake.h). */
 CAIO_EXPORT int caio_aio_wake_fd(void *handle)
 {
-	return ((struct aio_backend *)handle)->event_fd;
+	return wake_hand_over(&((struct aio_backend *)handle)->wake);
 }
 
 /* Copies the backend's counters into *out. */
@@ -342,7 +340,6 @@ CAIO_EXPORT int caio_aio_close(void *handle)
 
 	if (sys_io_destroy(b->ctx) < 0)
 		ret = -errno;
-	close(b->event_fd);
 	free_backend(b);
 	return ret;
 }

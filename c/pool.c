@@ -1,7 +1,7 @@
 /*
  * Thread-pool backend ("thread"): a fixed set of pthreads runs each op as one
  * blocking syscall (pread, pwritev, fsync, ...). It needs nothing from the kernel
- * beyond threads and an eventfd, so it works where io_uring and AIO are refused,
+ * beyond threads and a socketpair, so it works where io_uring and AIO are refused,
  * and on descriptors they handle badly (pipes, /proc files).
  *
  * One mutex guards everything shared: the pending ring workers take ops from, the
@@ -15,12 +15,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "wake.h"
 
 #ifndef IOPRIO_WHO_PROCESS
 #define IOPRIO_WHO_PROCESS 1
@@ -45,13 +45,13 @@ enum slot_state {
 struct pool_backend {
 	pthread_mutex_t lock;
 	pthread_cond_t work;    /* ops were queued, or the pool is stopping */
-	int event_fd;
+	struct wake wake;       /* written directly by the workers, no relay */
 	uint32_t capacity;
 	uint32_t nthreads;
 	uint32_t started;       /* threads created so far; stop_workers joins these */
 	uint32_t idle;          /* workers waiting on `work` */
 	bool stopping;
-	/* The eventfd was written for the completions queued since the last draining reap. */
+	/* The wake socket was written for the completions queued since the last draining reap. */
 	bool wake_pending;
 	uint64_t submit_calls;
 	/* Rings of `capacity` entries: every entry holds a distinct slot, so neither overflows. */
@@ -119,23 +119,15 @@ static size_t worker_stack_size(void)
 	return min > WORKER_STACK_SIZE ? min : WORKER_STACK_SIZE;
 }
 
-static void signal_eventfd(struct pool_backend *b)
-{
-	uint64_t one = 1;
-
-	while (write(b->event_fd, &one, sizeof(one)) < 0 && errno == EINTR)
-		;
-}
-
 /*
  * Queues a completion; the caller holds the lock. Returns true when the caller
- * must write the eventfd (after unlocking).
+ * must write the wake socket (after unlocking).
  *
  * No wake-up is lost. wake_pending is set only by the push that then writes the
- * eventfd, and cleared only by a reap that leaves the ring empty. So while
- * completions wait in the ring, the eventfd has been written (or is about to be,
+ * socket, and cleared only by a reap that leaves the ring empty. So while
+ * completions wait in the ring, the socket has been written (or is about to be,
  * by the thread that set the flag) since the last reap that emptied it. The
- * caller reads the eventfd only after a reap and reaps after every read: if a read
+ * caller reads the socket only after a reap and reaps after every read: if a read
  * consumed that write, the reap after it came after the write, hence after the
  * push it announced, and took those completions; a reap that has to leave some
  * behind writes again. The price is at most a spurious wake-up, when a reap took
@@ -163,7 +155,7 @@ static void finish_op(struct pool_backend *b, uint32_t user_data, int32_t res)
 	wake = push_done(b, user_data, res);
 	pthread_mutex_unlock(&b->lock);
 	if (wake)
-		signal_eventfd(b);
+		wake_signal(&b->wake);
 }
 
 /* Blocks until an op is queued; false once the pool is stopping and the queue is drained. */
@@ -333,8 +325,7 @@ static void stop_workers(struct pool_backend *b)
 
 static void free_backend(struct pool_backend *b)
 {
-	if (b->event_fd >= 0)
-		close(b->event_fd);
+	wake_close(&b->wake);
 	pthread_cond_destroy(&b->work);
 	pthread_mutex_destroy(&b->lock);
 	free(b->queue);
@@ -373,18 +364,15 @@ CAIO_EXPORT int caio_pool_open(uint32_t capacity, uint32_t option, void **out)
 		return -ENOMEM;
 	b->lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
 	b->work = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
-	b->event_fd = -1;
+	wake_init(&b->wake);
 	b->capacity = capacity;
 	b->nthreads = option ? option : default_threads(capacity);
 	ret = alloc_tables(b);
 	if (ret < 0)
 		goto err;
-	/* Blocking on purpose: JavaScript waits for it with a read on Bun's fs thread pool. */
-	b->event_fd = eventfd(0, EFD_CLOEXEC);
-	if (b->event_fd < 0) {
-		ret = -errno;
+	ret = wake_open(&b->wake, false);
+	if (ret < 0)
 		goto err;
-	}
 	ret = start_workers(b);
 	if (ret < 0)
 		goto err;
@@ -483,13 +471,13 @@ CAIO_EXPORT int caio_pool_reap(void *handle, struct caio_done *out, uint32_t max
 	b->done_head = ring_index(b, b->done_head, n);
 	b->done_count -= n;
 	left = b->done_count > 0;
-	/* See push_done: only an empty ring may forget that the eventfd was written. */
+	/* See push_done: only an empty ring may forget that the socket was written. */
 	if (!left)
 		b->wake_pending = false;
 	pthread_mutex_unlock(&b->lock);
 	/* The caller may already have consumed the write for what is left; it must not wait in vain. */
 	if (left)
-		signal_eventfd(b);
+		wake_signal(&b->wake);
 	return (int)n;
 }
 
@@ -535,14 +523,14 @@ CAIO_EXPORT int caio_pool_cancel(void *handle, uint32_t user_data)
 	}
 	pthread_mutex_unlock(&b->lock);
 	if (wake)
-		signal_eventfd(b);
+		wake_signal(&b->wake);
 	return ret;
 }
 
-/* The eventfd written when completions arrive; owned by the backend. */
+/* The wake socket JavaScript polls; the caller owns it from this call on (see wake.h). */
 CAIO_EXPORT int caio_pool_wake_fd(void *handle)
 {
-	return ((struct pool_backend *)handle)->event_fd;
+	return wake_hand_over(&((struct pool_backend *)handle)->wake);
 }
 
 /* Copies the counters into *out; features is the number of worker threads. */
@@ -558,7 +546,7 @@ CAIO_EXPORT int caio_pool_info(void *handle, struct caio_info *out)
 
 /*
  * Waits for every queued and running op to finish, joins the workers, closes the
- * eventfd and frees the handle. No buffer is touched after this returns; an op
+ * wake socket and frees the handle. No buffer is touched after this returns; an op
  * blocked forever (a read from a silent pipe) blocks close with it.
  */
 CAIO_EXPORT int caio_pool_close(void *handle)

@@ -1,9 +1,9 @@
 /*
  * io_uring backend ("uring") through raw syscalls, no liburing. One ring per
- * context, used only from the JavaScript thread that created it. A blocking
- * eventfd registered with IORING_REGISTER_EVENTFD (not the _ASYNC variant, which
- * only fires for completions from io-wq and so misses some) wakes JavaScript when
- * completions arrive after the submitting call returned.
+ * context, used only from the JavaScript thread that created it. An eventfd
+ * registered with IORING_REGISTER_EVENTFD (not the _ASYNC variant, which only
+ * fires for completions from io-wq and so misses some) is relayed to the wake
+ * socket (wake.h) when completions arrive after the submitting call returned.
  *
  * Ring protocol (no SQPOLL): we own the SQ tail and the CQ head, the kernel owns
  * the SQ head and the CQ tail. The kernel only reads the SQ during io_uring_enter,
@@ -15,12 +15,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common.h"
+#include "wake.h"
 
 #ifdef __TINYC__
 /*
@@ -101,7 +101,7 @@ struct cq_ring {
 
 struct uring_backend {
 	int ring_fd;
-	int event_fd;
+	struct wake wake;
 	uint32_t capacity;
 	uint32_t setup_flags;
 	uint32_t in_flight; /* submitted ops whose CQE was not reaped yet (cancels excluded) */
@@ -246,22 +246,22 @@ static void unmap_rings(struct uring_backend *b)
 		munmap(b->sq_map, b->sq_map_len);
 }
 
-static int open_event_fd(struct uring_backend *b)
+static int open_wake(struct uring_backend *b)
 {
-	/* Blocking on purpose: JavaScript waits for it with a read on Bun's fs thread pool. */
-	b->event_fd = eventfd(0, EFD_CLOEXEC);
-	if (b->event_fd < 0)
-		return -errno;
-	return sys_io_uring_register(b->ring_fd, IORING_REGISTER_EVENTFD, &b->event_fd, 1);
+	int ret = wake_open(&b->wake, true);
+
+	if (ret < 0)
+		return ret;
+	return sys_io_uring_register(b->ring_fd, IORING_REGISTER_EVENTFD, &b->wake.event_fd, 1);
 }
 
 static void free_backend(struct uring_backend *b)
 {
 	unmap_rings(b);
-	if (b->event_fd >= 0)
-		close(b->event_fd);
+	/* The ring first: once it is gone nothing signals the eventfd the relay reads. */
 	if (b->ring_fd >= 0)
 		close(b->ring_fd);
+	wake_close(&b->wake);
 	free(b);
 }
 
@@ -284,7 +284,7 @@ CAIO_EXPORT int caio_uring_open(uint32_t capacity, uint32_t option, void **out)
 	if (!b)
 		return -ENOMEM;
 	b->capacity = capacity;
-	b->event_fd = -1;
+	wake_init(&b->wake);
 	b->ring_fd = setup_ring(capacity, option, &p);
 	if (b->ring_fd < 0) {
 		ret = b->ring_fd;
@@ -298,7 +298,7 @@ CAIO_EXPORT int caio_uring_open(uint32_t capacity, uint32_t option, void **out)
 	ret = map_rings(b, &p);
 	if (ret < 0)
 		goto err;
-	ret = open_event_fd(b);
+	ret = open_wake(b);
 	if (ret < 0)
 		goto err;
 	*out = b;
@@ -536,10 +536,10 @@ CAIO_EXPORT int caio_uring_cancel(void *handle, uint32_t user_data)
 	return ret < 0 ? ret : 0;
 }
 
-/* The eventfd registered with the ring; owned by the backend. */
+/* The wake socket JavaScript polls; the caller owns it from this call on (see wake.h). */
 CAIO_EXPORT int caio_uring_wake_fd(void *handle)
 {
-	return ((struct uring_backend *)handle)->event_fd;
+	return wake_hand_over(&((struct uring_backend *)handle)->wake);
 }
 
 /* Copies the backend's counters into *out; features holds the IORING_SETUP_* flags accepted. */

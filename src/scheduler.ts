@@ -2,14 +2,14 @@
  * The per-tick scheduler. Operations issued during one tick are queued; one
  * microtask per tick stages as many as there are free slots into the backend's
  * shared array and submits them with one call, then reaps whatever is already
- * complete. Later completions are reaped when the backend's eventfd fires.
+ * complete. Later completions are reaped when the backend calls onReady (its wake
+ * socket became readable on Bun's event loop, or node:fs called back for `js`).
  *
  * Ownership rule: an operation sits in its slot, holding the memory the kernel
  * uses, from submission until its completion is reaped, whatever happens to its
  * promise. That memory is never the caller's detachable ArrayBuffer (see bounce.ts).
  */
 import { ptr } from "bun:ffi";
-import { read as readFd, writeSync } from "node:fs";
 import {
   DONE_WORDS,
   OP_FDSYNC,
@@ -34,7 +34,6 @@ const ABANDONED = 3;
 const TWO_POW_32 = 4294967296;
 const EAGAIN = -11;
 const ENOMEM = -12;
-const ONE_WAKE = new BigUint64Array([1n]);
 
 export interface Stats {
   /** Operations handed to the kernel (or the pool) so far. */
@@ -94,6 +93,9 @@ function isRead(opcode: number): boolean {
 export type Opcode = typeof OP_READ | typeof OP_WRITE | typeof OP_FSYNC | typeof OP_FDSYNC;
 export type VectorOpcode = typeof OP_READV | typeof OP_WRITEV;
 
+/** Schedulers with operations in flight: reachable until their completions are reaped, whoever else lets go. */
+const working = new Set<Scheduler>();
+
 export class Scheduler {
   readonly #backend: Backend;
   readonly #slots: (Operation | undefined)[];
@@ -107,26 +109,27 @@ export class Scheduler {
   #completed = 0;
   #bounced = 0;
   #flushScheduled = false;
-  #wakeArmed = false;
-  #wakeKicked = false;
-  #wakeBroken: Error | undefined;
+  /** The backend keeps the process alive: something is in flight. */
+  #held = false;
   #closing = false;
   #closed = false;
   /** The backend's counter as it stood when its handle was freed. */
   #finalSubmitCalls = 0;
   #closeDone: Promise<void> | undefined;
   #resolveClose: (() => void) | undefined;
-  readonly #wakeBuffer = Buffer.alloc(8);
   /** Non-null address for zero-length operations, which the kernel never dereferences. */
   readonly #emptyAddress: number;
+  readonly #emptyBuffer = Buffer.alloc(8);
 
   constructor(backend: Backend) {
     this.#backend = backend;
     this.#slots = new Array(backend.capacity).fill(undefined);
     for (let slot = backend.capacity - 1; slot >= 0; slot--) this.#freeSlots.push(slot);
-    void this.#wakeBuffer.buffer;
-    this.#emptyAddress = ptr(this.#wakeBuffer);
-    if (backend.wakeFd < 0) backend.onReady = () => this.#pump();
+    void this.#emptyBuffer.buffer;
+    this.#emptyAddress = ptr(this.#emptyBuffer);
+    // Weak: an idle scheduler nobody references may be collected (see `working` for a busy one).
+    const self = new WeakRef(this);
+    backend.onReady = () => self.deref()?.pumpReady();
   }
 
   get closing(): boolean {
@@ -220,16 +223,10 @@ export class Scheduler {
     this.#pump();
   };
 
-  readonly #onWake = (error: NodeJS.ErrnoException | null): void => {
-    this.#wakeArmed = false;
-    this.#wakeKicked = false;
-    if (error) {
-      // Only if someone closed our descriptor: keep completions flowing by polling instead of hanging.
-      this.#wakeBroken ??= error;
-      process.emitWarning(`caio: the completion eventfd failed (${error.message}); polling instead`);
-    }
+  /** Called by the backend when completions may be ready. */
+  pumpReady(): void {
     this.#pump();
-  };
+  }
 
   /** Submit what fits, reap what is ready, and repeat while reaping frees slots for queued work. */
   #pump(): void {
@@ -242,7 +239,7 @@ export class Scheduler {
       // Stop only when neither reaping nor submitting moved anything: then a wake-up will.
       if (reaped === 0 && (!progressed || this.#freeSlots.length === 0)) break;
     }
-    this.#updateWake();
+    this.#updateHold();
     this.#finishCloseIfIdle();
   }
 
@@ -535,28 +532,25 @@ export class Scheduler {
   }
 
   /**
-   * While anything is in flight, one pending read of the eventfd keeps the process
-   * alive and wakes us when completions arrive. Once idle, a pending read is made
-   * to return (it would otherwise keep the process alive with nothing to wait for).
+   * While anything is in flight the process stays alive and this scheduler stays
+   * reachable (the kernel owns its buffers); once idle, neither is held any more.
    */
-  #updateWake(): void {
-    if (this.#backend.wakeFd < 0) return;
-    if (this.#inFlight > 0) {
-      if (this.#wakeArmed) return;
-      this.#wakeArmed = true;
-      if (this.#wakeBroken) setTimeout(this.#onWake, 1, null);
-      else readFd(this.#backend.wakeFd, this.#wakeBuffer, 0, 8, null, this.#onWake);
-    } else if (this.#wakeArmed && !this.#wakeKicked && !this.#wakeBroken) {
-      this.#wakeKicked = true;
-      writeSync(this.#backend.wakeFd, ONE_WAKE);
+  #updateHold(): void {
+    const busy = this.#inFlight > 0;
+    if (busy === this.#held) return;
+    this.#held = busy;
+    if (busy) {
+      working.add(this);
+      this.#backend.hold();
+    } else {
+      working.delete(this);
+      this.#backend.release();
     }
   }
 
   #finishCloseIfIdle(): void {
     if (!this.#closing || this.#closed) return;
     if (this.#queued > 0 || this.#inFlight > 0 || this.#flushScheduled) return;
-    // The pending read must return before its descriptor is closed; its callback comes back here.
-    if (this.#wakeArmed) return;
     this.#finalSubmitCalls = this.#backend.submitCalls();
     this.#closed = true;
     this.#backend.close();

@@ -1,5 +1,5 @@
 /** Shared fixtures: the backend matrix and temporary files that clean themselves up. */
-import { closeSync, fstatSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BACKEND_NAMES } from "../src/backends/index.ts";
@@ -116,4 +116,29 @@ export async function runBun(
     new Response(child.stderr).text(),
   ]);
   return { exitCode: child.signalCode ? null : exitCode, stdout, stderr, ms: performance.now() - started };
+}
+
+/** Threads of this process named `name` (caio names its own: caio-pool, caio-wake). */
+export function namedThreads(name: string): number {
+  return readdirSync("/proc/self/task").filter((tid) => {
+    try {
+      return readFileSync(`/proc/self/task/${tid}/comm`, "utf8").trim() === name;
+    } catch {
+      return false; // the thread exited while we looked
+    }
+  }).length;
+}
+
+/**
+ * namedThreads() once the kernel has finished tearing joined threads down: pthread_join
+ * returns when a thread's tid is cleared, a moment before its /proc/self/task entry goes.
+ */
+export async function namedThreadsAfterJoin(name: string, expected: number): Promise<number> {
+  for (let waited = 0; waited < 1000 && namedThreads(name) !== expected; waited += 10) await Bun.sleep(10);
+  return namedThreads(name);
+}
+
+/** Descriptors open in this process. */
+export function openDescriptors(): string[] {
+  return readdirSync("/proc/self/fd").sort((a, b) => Number(a) - Number(b));
 }

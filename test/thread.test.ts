@@ -3,34 +3,18 @@
  * settles everything queued and joins every worker, workers never outlive it.
  */
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Context } from "../src/index.ts";
-import { backends, recordBytes, record, reportSkip, tempFile } from "./helpers.ts";
+import { backends, namedThreads, namedThreadsAfterJoin, recordBytes, record, reportSkip, tempFile } from "./helpers.ts";
 
 const thread = backends.find((b) => b.name === "thread")!;
 reportSkip(thread);
 const it = test.skipIf(!thread.available);
 
 /** The pool's workers in this process, found by the name they give themselves. */
-function poolWorkers(): number {
-  return readdirSync("/proc/self/task").filter((tid) => {
-    try {
-      return readFileSync(`/proc/self/task/${tid}/comm`, "utf8").trim() === "caio-pool";
-    } catch {
-      return false; // the thread exited while we looked
-    }
-  }).length;
-}
-
-/**
- * poolWorkers() once the kernel has finished tearing joined threads down: pthread_join
- * returns when a thread's tid is cleared, a moment before its /proc/self/task entry goes.
- */
-async function poolWorkersAfterJoin(expected: number): Promise<number> {
-  for (let waited = 0; waited < 1000 && poolWorkers() !== expected; waited += 10) await Bun.sleep(10);
-  return poolWorkers();
-}
+const poolWorkers = () => namedThreads("caio-pool");
+const poolWorkersAfterJoin = (expected: number) => namedThreadsAfterJoin("caio-pool", expected);
 
 describe("thread backend", () => {
   it("starts exactly `threads` workers and joins them all in close()", async () => {

@@ -1,12 +1,23 @@
-/** 50,000 completions that arrive after their submitting call, on every backend, none lost or wrong. */
+/**
+ * The wake path: completions that arrive after their submitting call come back
+ * through the backend's wake socket (c/wake.h, src/backends/wake.ts). 50,000 of them
+ * on every backend, none lost or wrong; close() leaves no descriptor or thread behind;
+ * a socket Bun cannot use falls back to polling instead of hanging.
+ */
 import { describe, expect, test } from "bun:test";
+import { closeSync, constants, openSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { Context, type BackendName } from "../src/index.ts";
-import { backends, reportSkip, tempDir } from "./helpers.ts";
+import { WakeSocket } from "../src/backends/wake.ts";
+import { allocAligned, Context, type BackendName } from "../src/index.ts";
+import { backends, namedThreads, namedThreadsAfterJoin, openDescriptors, reportSkip, tempDir } from "./helpers.ts";
 import { runWakeSoak, writeIndexedFile } from "./support/wake.ts";
+
+/** Backends that start a relay thread for the kernel's eventfd. */
+const RELAYED: readonly BackendName[] = ["uring", "linux"];
 
 describe.each(backends.map((b) => [b.name, b] as const))("%s backend wake path", (name, backend) => {
   reportSkip(backend);
+  const native = backend.available && name !== "js";
 
   test.skipIf(!backend.available)("50,000 asynchronous O_DIRECT completions: every one arrives, every block is right", async () => {
     using dir = tempDir();
@@ -17,4 +28,64 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend wake path",
     expect(result).toEqual({ completed: 50_000, wrong: 0, buffered: false });
     expect(ctx.stats).toMatchObject({ submitted: 50_000, completed: 50_000, inFlight: 0, queued: 0 });
   });
+
+  test.skipIf(!native)("close() releases the wake socket and its relay thread: 20 contexts leave nothing open", async () => {
+    using dir = tempDir();
+    const path = join(dir, "indexed");
+    writeIndexedFile(path);
+    const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECT);
+    const descriptors = openDescriptors();
+    const relays = namedThreads("caio-wake");
+    try {
+      for (let i = 0; i < 20; i++) {
+        const ctx = new Context({ backend: name as BackendName, maxRequests: 8 });
+        const reads = Array.from({ length: 8 }, (_, j) => ctx.readInto(allocAligned(4096), fd, j * 4096));
+        expect(await Promise.all(reads)).toEqual(Array(8).fill(4096));
+        if (RELAYED.includes(name as BackendName)) expect(namedThreads("caio-wake")).toBe(relays + 1);
+        await ctx.close();
+      }
+      expect(openDescriptors()).toEqual(descriptors);
+      expect(await namedThreadsAfterJoin("caio-wake", relays)).toBe(relays);
+    } finally {
+      closeSync(fd);
+    }
+  });
 });
+
+describe("wake socket fallback", () => {
+  test("a descriptor Bun refuses: one CaioWarning, polling while held and only then, the descriptor closed", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    const fd = openSync("/dev/null", "r");
+    let wakes = 0;
+    const wake = new WakeSocket(fd, () => wakes++);
+    try {
+      await Bun.sleep(10);
+      expect(wakes).toBe(0);
+      wake.hold();
+      await Bun.sleep(50);
+      const held = wakes;
+      expect(held).toBeGreaterThan(5);
+      wake.release();
+      await Bun.sleep(30);
+      expect(wakes).toBe(held);
+    } finally {
+      wake.close();
+      process.off("warning", onWarning);
+    }
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ name: "CaioWarning", code: "CAIO_WAKE" });
+    expect(warnings[0]!.message).toContain("polling every 1 ms");
+    // Closed: the number is gone or already reused by something else.
+    expect(descriptorTarget(fd)).not.toBe("/dev/null");
+  });
+});
+
+function descriptorTarget(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}

@@ -38,13 +38,12 @@ export interface Backend {
   readonly stage: Uint32Array;
   /** Completions written by reap(), DONE_WORDS per completion. */
   readonly done: Int32Array;
-  /**
-   * Descriptor that becomes readable (8-byte counter) when completions arrive later;
-   * -1 for a backend that calls onReady on this thread instead.
-   */
-  readonly wakeFd: number;
-  /** Set by the scheduler when wakeFd is -1; the backend calls it when reap() has something. */
+  /** Set by the scheduler; the backend calls it on this thread when reap() may have something. */
   onReady?: (() => void) | undefined;
+  /** Completions are expected: keep the process alive until release(). */
+  hold(): void;
+  /** Nothing is in flight any more: the process may exit. */
+  release(): void;
   /**
    * Present on backends that need the buffers themselves rather than their
    * addresses (js): the scheduler stores each op's buffers at views[slot] when staging.

@@ -59,8 +59,6 @@ export class JsBackend implements Backend {
   readonly name = "js";
   readonly stage: Uint32Array;
   readonly done: Int32Array;
-  /** No descriptor: completions arrive as callbacks on this thread and call onReady. */
-  readonly wakeFd = -1;
   readonly views: (StagedBuffers | null)[];
   onReady: (() => void) | undefined = undefined;
   #ready: number[] = [];
@@ -140,6 +138,11 @@ export class JsBackend implements Backend {
   features(): number {
     return 0;
   }
+
+  /** Pending node:fs calls keep the process alive by themselves. */
+  hold(): void {}
+
+  release(): void {}
 
   close(): void {}
 }

@@ -1,4 +1,4 @@
-/** Kernel AIO ("linux"): io_submit with an eventfd per context. */
+/** Kernel AIO ("linux"): io_submit with an eventfd per context, relayed to the wake socket. */
 import { systemError } from "../errors.ts";
 import { nativeContract } from "../native.ts";
 import type { Backend } from "./backend.ts";

@@ -5,6 +5,7 @@
 import { ptr, type Pointer } from "bun:ffi";
 import type { NativeContract } from "../native.ts";
 import { DONE_WORDS, STAGE_WORDS, type Backend, type BackendName } from "./backend.ts";
+import { WakeSocket } from "./wake.ts";
 
 /** Address of a typed array whose storage will not move (see Bun issue #32054: touch .buffer first). */
 export function stableAddress(view: ArrayBufferView): number {
@@ -15,7 +16,8 @@ export function stableAddress(view: ArrayBufferView): number {
 export class NativeBackend implements Backend {
   readonly stage: Uint32Array;
   readonly done: Int32Array;
-  readonly wakeFd: number;
+  onReady: (() => void) | undefined = undefined;
+  readonly #wake: WakeSocket;
   #handle: Pointer | 0;
   #stageAddress: number;
   #doneAddress: number;
@@ -37,7 +39,7 @@ export class NativeBackend implements Backend {
     this.done = new Int32Array(capacity * DONE_WORDS);
     this.#stageAddress = stableAddress(this.stage);
     this.#doneAddress = stableAddress(this.done);
-    this.wakeFd = native.wake_fd(this.#handle);
+    this.#wake = new WakeSocket(native.wake_fd(this.#handle), () => this.onReady?.());
   }
 
   submit(count: number): number {
@@ -63,11 +65,20 @@ export class NativeBackend implements Backend {
     return Number(this.#info[1]! >> 32n);
   }
 
+  hold(): void {
+    this.#wake.hold();
+  }
+
+  release(): void {
+    this.#wake.release();
+  }
+
   close(): void {
     if (this.#handle === 0) return;
     const handle = this.#handle;
     this.#handle = 0;
     this.native.close(handle);
+    this.#wake.close();
   }
 
   #live(): Pointer {

@@ -1,4 +1,4 @@
-/** A C pthread pool ("thread"): workers run pread/pwrite/fsync, an eventfd wakes JavaScript. */
+/** A C pthread pool ("thread"): workers run pread/pwrite/fsync and write the wake socket themselves. */
 import { systemError } from "../errors.ts";
 import { nativeContract } from "../native.ts";
 import type { Backend } from "./backend.ts";

@@ -1,4 +1,4 @@
-/** io_uring ("uring"): one ring per context, an eventfd registered for late completions. */
+/** io_uring ("uring"): one ring per context; an eventfd registered for late completions, relayed to the wake socket. */
 import { systemError } from "../errors.ts";
 import { nativeContract } from "../native.ts";
 import type { Backend } from "./backend.ts";

@@ -1,7 +1,7 @@
 /*
  * Native checks for the Linux AIO backend (c/aio.c), driven through its seven
  * exported functions the way JavaScript drives them: submit, reap at once, then
- * block on the eventfd (poll) and reap again; no sleeps. A lost wake-up shows as a
+ * block on the wake socket (poll) and reap again; no sleeps. A lost wake-up shows as a
  * poll timeout. Temporary files (and a FIFO) are created in the current directory
  * (O_DIRECT needs a real filesystem).
  *
@@ -113,7 +113,7 @@ int main(void)
 	CHECK_EQ(caio_aio_close(h), 0);
 	check_open_bounds();
 	check_close_in_flight(0);
-	printf("aio_check: %u eventfd waits\n", waits);
+	printf("aio_check: %u wake-up waits\n", waits);
 	puts("aio_check: ok");
 	return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * Native checks for the io_uring backend (c/uring.c), driven through its seven
  * exported functions the way JavaScript drives them: submit, reap at once, then
- * block on the eventfd (poll) and reap again; no sleeps. A lost wake-up shows as a
+ * block on the wake socket (poll) and reap again; no sleeps. A lost wake-up shows as a
  * poll timeout. The checks run once per setup-flag mask: every optional flag tried,
  * DEFER_TASKRUN|SINGLE_ISSUER avoided, and every optional flag avoided. Temporary
  * files are created in the current directory (O_DIRECT needs a real filesystem).
@@ -33,7 +33,7 @@
 
 /*
  * A pipe read waits forever unless cancelled. As in JavaScript, nothing is reaped
- * after cancel until the eventfd fires. A file read may or may not be past cancelling.
+ * after cancel until the wake socket fires. A file read may or may not be past cancelling.
  */
 static void check_cancel(void *h)
 {
@@ -126,7 +126,7 @@ int main(void)
 		check_big_batch(masks[i]);
 		check_close_in_flight(masks[i]);
 	}
-	printf("uring_check: %u eventfd waits\n", waits);
+	printf("uring_check: %u wake-up waits\n", waits);
 	puts("uring_check: ok");
 	return 0;
 }
