@@ -17,7 +17,6 @@ const RELAYED: readonly BackendName[] = ["uring", "linux"];
 
 describe.each(backends.map((b) => [b.name, b] as const))("%s backend wake path", (name, backend) => {
   reportSkip(backend);
-  const native = backend.available && name !== "js";
 
   test.skipIf(!backend.available)("50,000 asynchronous O_DIRECT completions: every one arrives, every block is right", async () => {
     using dir = tempDir();
@@ -29,7 +28,9 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend wake path",
     expect(ctx.stats).toMatchObject({ submitted: 50_000, completed: 50_000, inFlight: 0, queued: 0 });
   });
 
-  test.skipIf(!native)("close() releases the wake socket and its relay thread: 20 contexts leave nothing open", async () => {
+  // js has no wake socket (node:fs calls back on this thread): the test does not apply, rather than skip.
+  if (name === "js") return;
+  test.skipIf(!backend.available)("close() releases the wake socket and its relay thread: 20 contexts leave nothing open", async () => {
     using dir = tempDir();
     const path = join(dir, "indexed");
     writeIndexedFile(path);
