@@ -5,11 +5,11 @@
  * a socket Bun cannot use falls back to polling instead of hanging.
  */
 import { describe, expect, test } from "bun:test";
-import { closeSync, constants, openSync, readlinkSync } from "node:fs";
+import { closeSync, constants, openSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { WakeSocket } from "../src/backends/wake.ts";
 import { allocAligned, Context, type BackendName } from "../src/index.ts";
-import { backends, namedThreads, namedThreadsAfterJoin, openDescriptors, reportSkip, tempDir } from "./helpers.ts";
+import { backends, namedThreads, namedThreadsAfterJoin, openDescriptors, repoRoot, reportSkip, runBun, tempDir } from "./helpers.ts";
 import { runWakeSoak, writeIndexedFile } from "./support/wake.ts";
 
 /** Backends that start a relay thread for the kernel's eventfd. */
@@ -50,6 +50,42 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend wake path",
     } finally {
       closeSync(fd);
     }
+  });
+
+  test.skipIf(!backend.available)("out of descriptors: new Context throws EMFILE as a system error and leaks nothing", async () => {
+    using dir = tempDir();
+    const script = join(dir, "emfile.ts");
+    // Fill the descriptor table, then free one more descriptor per attempt: every step of a
+    // backend's setup (ring, socket pair, eventfd) runs out in turn and must undo the earlier ones.
+    writeFileSync(
+      script,
+      `import { closeSync, openSync, readdirSync } from "node:fs";
+import { Context } from ${JSON.stringify(join(repoRoot, "src", "index.ts"))};
+const held = [];
+try { for (;;) held.push(openSync("/dev/null", "r")); } catch {}
+const attempts = [];
+for (let free = 1; free <= 4; free++) {
+  closeSync(held.pop());
+  const before = readdirSync("/proc/self/fd").length;
+  try {
+    await new Context({ backend: "${name}" }).close();
+    attempts.push({ opened: true, leaked: readdirSync("/proc/self/fd").length - before });
+  } catch (e) {
+    attempts.push({ code: e.code, errno: e.errno, syscall: typeof e.syscall, leaked: readdirSync("/proc/self/fd").length - before });
+  }
+}
+for (const fd of held) closeSync(fd);
+console.log(JSON.stringify(attempts));`,
+    );
+    const result = await runBun(script, {}, ["/bin/sh", "-c", 'ulimit -n 256 && exec "$0" "$@"']);
+    expect(result).toMatchObject({ exitCode: 0, stderr: "" });
+    const attempts: { opened?: true; code?: string; errno?: number; syscall?: string; leaked: number }[] = JSON.parse(result.stdout.trim());
+    expect(attempts[0]).toEqual({ code: "EMFILE", errno: -24, syscall: "string", leaked: 0 });
+    for (const attempt of attempts) {
+      expect(attempt.leaked).toBe(0);
+      if (!attempt.opened) expect(attempt).toEqual({ code: "EMFILE", errno: -24, syscall: "string", leaked: 0 });
+    }
+    expect(attempts.at(-1)).toEqual({ opened: true, leaked: 0 });
   });
 });
 
