@@ -290,26 +290,35 @@ CAIO_EXPORT int caio_aio_reap(void *handle, struct caio_done *out, uint32_t max)
 	return (int)n;
 }
 
+static int validate_slots(const struct aio_backend *b, const uint32_t *slots, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (slots[i] >= b->capacity)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 /*
- * Asks the kernel to cancel the in-flight op in slot `user_data`. Returns 0 when
- * cancelled (its completion is still delivered by reap) or -errno; regular-file
- * I/O is not cancellable, so -EINVAL/-EAGAIN are the common answer and the op
- * simply completes later.
+ * Asks the kernel to cancel the ops in slots[0..n), one io_cancel each, and returns
+ * n (all taken), or -EINVAL (nothing asked) when n > capacity or a slot is out of
+ * range. Each op still completes once through the ring, with -ECANCELED or its
+ * own result: since Linux 3.12 ("aio: io_cancel() no longer returns the io_event")
+ * a cancelled request answers -EINPROGRESS and its event goes to the ring, never
+ * to io_cancel's result argument. Regular-file I/O is never cancellable, so
+ * -EINVAL is the usual answer; the lookup walks only ctx->active_reqs, which holds
+ * just the requests that can be cancelled (none for files): O(1) per call here.
  */
-CAIO_EXPORT int caio_aio_cancel(void *handle, uint32_t user_data)
+CAIO_EXPORT int caio_aio_cancel(void *handle, const uint32_t *slots, uint32_t n)
 {
 	struct aio_backend *b = handle;
-	struct io_event ev;
+	struct io_event ignored;
 
-	if (user_data >= b->capacity)
+	if (n > b->capacity || validate_slots(b, slots, n) < 0)
 		return -EINVAL;
-	if (sys_io_cancel(b->ctx, &b->iocbs[user_data], &ev) < 0)
-		return errno == EINPROGRESS ? 0 : -errno;
-	/* Kernels before 4.19 hand the cancelled event back here instead of the ring. */
-	complete_early(b, &b->iocbs[user_data], (int32_t)ev.res);
-	/* It bypassed IOCB_FLAG_RESFD, so wake JavaScript ourselves or the completion waits for another one. */
-	eventfd_write(b->wake.event_fd, 1);
-	return 0;
+	for (uint32_t i = 0; i < n; i++)
+		sys_io_cancel(b->ctx, &b->iocbs[slots[i]], &ignored);
+	return (int)n;
 }
 
 /* The wake socket JavaScript polls; the caller owns it from this call on (see wake.h). */

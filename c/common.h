@@ -13,7 +13,12 @@
  *       option is backend-specific (thread count, setup flags to avoid); 0 = defaults
  *   int caio_X_submit(void *h, const struct caio_op *ops, uint32_t n);  -> ops consumed
  *   int caio_X_reap(void *h, struct caio_done *out, uint32_t max);      -> completions copied
- *   int caio_X_cancel(void *h, uint32_t user_data);
+ *   int caio_X_cancel(void *h, const uint32_t *slots, uint32_t n);     -> cancels taken
+ *       asks the backend to cancel the in-flight ops in slots[0..n); returns how many
+ *       were taken from the front (offer the rest again later) or -errno. Each op
+ *       still completes exactly once through reap (-ECANCELED, or its own result if
+ *       it was past cancelling). Call reap after it: completions it produced
+ *       synchronously are announced on the wake socket only on a best-effort basis.
  *   int caio_X_wake_fd(void *h);
  *   int caio_X_info(void *h, struct caio_info *out);
  *   int caio_X_close(void *h);   only when nothing is in flight, or it waits for it

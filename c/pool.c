@@ -6,6 +6,12 @@
  *
  * One mutex guards everything shared: the pending ring workers take ops from, the
  * completion ring reap drains, and a per-slot state that makes cancel exact.
+ *
+ * Cancelling a queued op leaves a tombstone in the pending ring instead of closing
+ * the gap, so a batch of cancels costs O(1) each under one lock: the slot's ring
+ * position is kept in queue_at[]; workers skip tombstones; and the ring has room for
+ * 2 x capacity entries, so the tombstones of slots already reaped and reused fit
+ * beside the live entries until a submit that would not fit compacts the ring.
  */
 #define _GNU_SOURCE
 #include <limits.h>
@@ -33,6 +39,8 @@
 #define WORKER_STACK_SIZE (64 * 1024)
 #define MAX_THREADS 1024
 #define DEFAULT_MAX_THREADS 64
+/* A pending-ring entry whose op was cancelled; slot indexes are < 65536. */
+#define TOMBSTONE UINT32_MAX
 
 /* Where the op in a slot is; moves only forward, FREE again once reaped. */
 enum slot_state {
@@ -54,12 +62,19 @@ struct pool_backend {
 	/* The wake socket was written for the completions queued since the last draining reap. */
 	bool wake_pending;
 	uint64_t submit_calls;
-	/* Rings of `capacity` entries: every entry holds a distinct slot, so neither overflows. */
-	struct caio_op *queue;
-	uint32_t queue_head, queue_count;
+	/*
+	 * Pending ring of 2 x capacity slot indexes in FIFO order, TOMBSTONE for a
+	 * cancelled one; queue_len counts every entry, queued only the live ones.
+	 */
+	uint32_t *queue;
+	uint32_t queue_head, queue_len, queued;
+	/* Completion ring of `capacity` entries: each holds a distinct slot, so it never overflows. */
 	struct caio_done *done;
 	uint32_t done_head, done_count;
-	uint8_t *state;         /* enum slot_state, indexed by user_data */
+	/* Indexed by user_data: */
+	struct caio_op *ops;    /* the op, while SLOT_QUEUED */
+	uint32_t *queue_at;     /* its pending-ring position, while SLOT_QUEUED */
+	uint8_t *state;         /* enum slot_state */
 	pthread_t *threads;
 };
 
@@ -74,11 +89,17 @@ static long sys_ioprio_set(int prio)
 	return syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio);
 }
 
-static uint32_t ring_index(const struct pool_backend *b, uint32_t head, uint32_t i)
+/* Position `i` after `head` in a ring of `size` entries; i <= size. */
+static uint32_t ring_at(uint32_t head, uint32_t i, uint32_t size)
 {
 	uint32_t at = head + i;
 
-	return at >= b->capacity ? at - b->capacity : at;
+	return at >= size ? at - size : at;
+}
+
+static uint32_t queue_size(const struct pool_backend *b)
+{
+	return 2 * b->capacity;
 }
 
 static uint32_t cpu_count(void)
@@ -132,10 +153,17 @@ static size_t worker_stack_size(void)
  * push it announced, and took those completions; a reap that has to leave some
  * behind writes again. The price is at most a spurious wake-up, when a reap took
  * a completion before the write announcing it was read.
+ *
+ * Two writers run on the JavaScript thread, which must not sleep, and so make one
+ * attempt (wake_try_signal) instead of retrying: cancel, whose completions the
+ * caller reaps right after it (see caio_pool_cancel), and a reap that leaves
+ * completions behind, which a caller passing max >= capacity never does. Only a
+ * failed attempt there leaves wake_pending set with no byte sent, and then the
+ * caller's own reap empties the ring and clears it.
  */
 static bool push_done(struct pool_backend *b, uint32_t user_data, int32_t res)
 {
-	struct caio_done *d = &b->done[ring_index(b, b->done_head, b->done_count)];
+	struct caio_done *d = &b->done[ring_at(b->done_head, b->done_count, b->capacity)];
 
 	d->user_data = user_data;
 	d->res = res;
@@ -158,23 +186,45 @@ static void finish_op(struct pool_backend *b, uint32_t user_data, int32_t res)
 		wake_signal(&b->wake);
 }
 
+/* With no live entry left, the tombstones can go at once: O(1), and it spares a compaction. */
+static void forget_tombstones_if_idle(struct pool_backend *b)
+{
+	if (b->queued == 0)
+		b->queue_len = 0;
+}
+
+/* Removes and returns the oldest live slot, dropping the tombstones before it; needs queued > 0. */
+static uint32_t dequeue(struct pool_backend *b)
+{
+	uint32_t slot;
+
+	do {
+		slot = b->queue[b->queue_head];
+		b->queue_head = ring_at(b->queue_head, 1, queue_size(b));
+		b->queue_len--;
+	} while (slot == TOMBSTONE);
+	b->queued--;
+	forget_tombstones_if_idle(b);
+	return slot;
+}
+
 /* Blocks until an op is queued; false once the pool is stopping and the queue is drained. */
 static bool take_op(struct pool_backend *b, struct caio_op *op)
 {
 	bool got;
 
 	pthread_mutex_lock(&b->lock);
-	while (b->queue_count == 0 && !b->stopping) {
+	while (b->queued == 0 && !b->stopping) {
 		b->idle++;
 		pthread_cond_wait(&b->work, &b->lock);
 		b->idle--;
 	}
-	got = b->queue_count > 0;
+	got = b->queued > 0;
 	if (got) {
-		*op = b->queue[b->queue_head];
-		b->queue_head = ring_index(b, b->queue_head, 1);
-		b->queue_count--;
-		b->state[op->user_data] = SLOT_RUNNING;
+		uint32_t slot = dequeue(b);
+
+		*op = b->ops[slot];
+		b->state[slot] = SLOT_RUNNING;
 	}
 	pthread_mutex_unlock(&b->lock);
 	return got;
@@ -318,6 +368,8 @@ static void stop_workers(struct pool_backend *b)
 	b->stopping = true;
 	pthread_cond_broadcast(&b->work);
 	pthread_mutex_unlock(&b->lock);
+	/* Nobody reads the wake socket any more: a worker retrying a send must not hold up the join. */
+	wake_quiesce(&b->wake);
 	for (uint32_t i = 0; i < b->started; i++)
 		pthread_join(b->threads[i], NULL);
 	b->started = 0;
@@ -330,6 +382,8 @@ static void free_backend(struct pool_backend *b)
 	pthread_mutex_destroy(&b->lock);
 	free(b->queue);
 	free(b->done);
+	free(b->ops);
+	free(b->queue_at);
 	free(b->state);
 	free(b->threads);
 	free(b);
@@ -337,11 +391,13 @@ static void free_backend(struct pool_backend *b)
 
 static int alloc_tables(struct pool_backend *b)
 {
-	b->queue = calloc(b->capacity, sizeof(*b->queue));
+	b->queue = calloc(queue_size(b), sizeof(*b->queue));
 	b->done = calloc(b->capacity, sizeof(*b->done));
+	b->ops = calloc(b->capacity, sizeof(*b->ops));
+	b->queue_at = calloc(b->capacity, sizeof(*b->queue_at));
 	b->state = calloc(b->capacity, sizeof(*b->state));
 	b->threads = calloc(b->nthreads, sizeof(*b->threads));
-	if (!b->queue || !b->done || !b->state || !b->threads)
+	if (!b->queue || !b->done || !b->ops || !b->queue_at || !b->state || !b->threads)
 		return -ENOMEM;
 	return 0;
 }
@@ -404,12 +460,44 @@ static int claim_slots(struct pool_backend *b, const struct caio_op *ops, uint32
 	return 0;
 }
 
+/*
+ * Drops the tombstones, keeping the live entries in order: O(ring). Only a submit
+ * that would not fit calls it, and then more than `capacity` tombstones are there
+ * (live + new <= capacity, since each holds a distinct slot, and the ring holds
+ * 2 x capacity), each left by one cancel since the last compaction: O(1) per cancel.
+ */
+static void compact(struct pool_backend *b)
+{
+	uint32_t kept = 0;
+
+	/* In place: the write position never passes the read position. */
+	for (uint32_t i = 0; i < b->queue_len; i++) {
+		uint32_t slot = b->queue[ring_at(b->queue_head, i, queue_size(b))];
+		uint32_t at;
+
+		if (slot == TOMBSTONE)
+			continue;
+		at = ring_at(b->queue_head, kept++, queue_size(b));
+		b->queue[at] = slot;
+		b->queue_at[slot] = at;
+	}
+	b->queue_len = kept;
+}
+
+/* Appends ops[0..n), whose slots claim_slots() marked queued. */
 static void enqueue(struct pool_backend *b, const struct caio_op *ops, uint32_t n)
 {
+	if (b->queue_len + n > queue_size(b))
+		compact(b);
 	for (uint32_t i = 0; i < n; i++) {
-		b->queue[ring_index(b, b->queue_head, b->queue_count)] = ops[i];
-		b->queue_count++;
+		uint32_t slot = ops[i].user_data;
+		uint32_t at = ring_at(b->queue_head, b->queue_len++, queue_size(b));
+
+		b->queue[at] = slot;
+		b->queue_at[slot] = at;
+		b->ops[slot] = ops[i];
 	}
+	b->queued += n;
 }
 
 /* Wakes a sleeping worker for each new op; the caller holds the lock. */
@@ -429,8 +517,8 @@ static void wake_workers(struct pool_backend *b, uint32_t n)
  * Hands ops[0..n) to the workers under one lock and returns n: each op completes
  * exactly once through caio_pool_reap. Returns -EINVAL, consuming nothing, if an
  * op has a bad opcode or a user_data that is out of range or still in flight.
- * The queue never fills: it has `capacity` entries and each holds a distinct slot,
- * so the -EAGAIN of a full queue cannot arise.
+ * The queue never fills (live entries hold distinct slots, and compaction makes
+ * room for them), so the -EAGAIN of a full queue cannot arise.
  */
 CAIO_EXPORT int caio_pool_submit(void *handle, const struct caio_op *ops, uint32_t n)
 {
@@ -454,7 +542,9 @@ CAIO_EXPORT int caio_pool_submit(void *handle, const struct caio_op *ops, uint32
 
 /*
  * Copies up to `max` completions into out[] without blocking and frees their
- * slots. Returns the count (0 when none are ready).
+ * slots. Returns the count (0 when none are ready). With max >= capacity it takes
+ * every completion there is; a caller passing less should call again while it
+ * gets `max`, as the wake-up for the rest is only best effort (see push_done).
  */
 CAIO_EXPORT int caio_pool_reap(void *handle, struct caio_done *out, uint32_t max)
 {
@@ -465,10 +555,10 @@ CAIO_EXPORT int caio_pool_reap(void *handle, struct caio_done *out, uint32_t max
 	pthread_mutex_lock(&b->lock);
 	n = b->done_count < max ? b->done_count : max;
 	for (uint32_t i = 0; i < n; i++) {
-		out[i] = b->done[ring_index(b, b->done_head, i)];
+		out[i] = b->done[ring_at(b->done_head, i, b->capacity)];
 		b->state[out[i].user_data] = SLOT_FREE;
 	}
-	b->done_head = ring_index(b, b->done_head, n);
+	b->done_head = ring_at(b->done_head, n, b->capacity);
 	b->done_count -= n;
 	left = b->done_count > 0;
 	/* See push_done: only an empty ring may forget that the socket was written. */
@@ -477,54 +567,52 @@ CAIO_EXPORT int caio_pool_reap(void *handle, struct caio_done *out, uint32_t max
 	pthread_mutex_unlock(&b->lock);
 	/* The caller may already have consumed the write for what is left; it must not wait in vain. */
 	if (left)
-		wake_signal(&b->wake);
+		wake_try_signal(&b->wake);
 	return (int)n;
 }
 
-/* Removes a queued op from the pending ring, keeping the others in order. */
-static void unqueue(struct pool_backend *b, uint32_t user_data)
+/* Completes the op in `slot` with -ECANCELED if it is queued; true if the wake socket must be written. */
+static bool cancel_queued(struct pool_backend *b, uint32_t slot)
 {
-	uint32_t i = 0;
+	if (b->state[slot] != SLOT_QUEUED)
+		return false;
+	b->queue[b->queue_at[slot]] = TOMBSTONE;
+	b->queued--;
+	return push_done(b, slot, -ECANCELED);
+}
 
-	while (i < b->queue_count && b->queue[ring_index(b, b->queue_head, i)].user_data != user_data)
-		i++;
-	for (; i + 1 < b->queue_count; i++)
-		b->queue[ring_index(b, b->queue_head, i)] = b->queue[ring_index(b, b->queue_head, i + 1)];
-	b->queue_count--;
+static int validate_slots(const struct pool_backend *b, const uint32_t *slots, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (slots[i] >= b->capacity)
+			return -EINVAL;
+	}
+	return 0;
 }
 
 /*
- * Cancels the op in slot `user_data` if no worker has started it: returns 0 and
- * the op completes with -ECANCELED through reap. Returns -EALREADY when it is
- * running or has completed (its own result arrives), -ENOENT when the slot holds
- * no op, -EINVAL when out of range.
+ * Cancels the ops in slots[0..n) that no worker has started, under one lock, and
+ * returns n (all taken). Those complete with -ECANCELED, already by the time this
+ * returns, so the caller reaps right after it: their wake-up byte is sent without
+ * retrying, as this runs on the JavaScript thread. A running or finished op gets
+ * its own result; a free slot is ignored. Returns -EINVAL, cancelling nothing,
+ * when n > capacity or a slot is out of range.
  */
-CAIO_EXPORT int caio_pool_cancel(void *handle, uint32_t user_data)
+CAIO_EXPORT int caio_pool_cancel(void *handle, const uint32_t *slots, uint32_t n)
 {
 	struct pool_backend *b = handle;
 	bool wake = false;
-	int ret;
 
-	if (user_data >= b->capacity)
+	if (n > b->capacity || validate_slots(b, slots, n) < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&b->lock);
-	switch (b->state[user_data]) {
-	case SLOT_QUEUED:
-		unqueue(b, user_data);
-		wake = push_done(b, user_data, -ECANCELED);
-		ret = 0;
-		break;
-	case SLOT_FREE:
-		ret = -ENOENT;
-		break;
-	default:
-		ret = -EALREADY;
-		break;
-	}
+	for (uint32_t i = 0; i < n; i++)
+		wake |= cancel_queued(b, slots[i]);
+	forget_tombstones_if_idle(b);
 	pthread_mutex_unlock(&b->lock);
 	if (wake)
-		wake_signal(&b->wake);
-	return ret;
+		wake_try_signal(&b->wake);
+	return (int)n;
 }
 
 /* The wake socket JavaScript polls; the caller owns it from this call on (see wake.h). */

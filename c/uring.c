@@ -8,6 +8,13 @@
  * Ring protocol (no SQPOLL): we own the SQ tail and the CQ head, the kernel owns
  * the SQ head and the CQ tail. The kernel only reads the SQ during io_uring_enter,
  * so SQEs it did not consume can be taken back by moving our tail.
+ *
+ * The CQ never overflows, by construction: every op and every cancellation the
+ * kernel took owes one CQE until drain_cq consumes it, and submit and cancel take
+ * no more than keeps that debt within the CQ's size (cq_room). An overflow would
+ * otherwise need a flush that 5.6/5.7 kernels give no sign of needing (no
+ * IORING_SQ_CQ_OVERFLOW before 5.8), and a ring of more than 32768 ops gets a CQ
+ * smaller than two CQEs per op (IORING_MAX_CQ_ENTRIES is 65536).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -35,8 +42,11 @@
 #define __ATOMIC_RELAXED 0
 #define __ATOMIC_ACQUIRE 2
 #define __ATOMIC_RELEASE 3
+#define __ATOMIC_SEQ_CST 5
 #define __atomic_load_n(p, order) (*(volatile __typeof__(*(p)) *)(p))
 #define __atomic_store_n(p, v, order) ((void)(*(volatile __typeof__(*(p)) *)(p) = (v)))
+/* A store followed by a load is the one reordering x86-64 does; only mfence (or a locked op) forbids it. */
+#define __atomic_thread_fence(order) __asm__ __volatile__("mfence" ::: "memory")
 #endif
 
 /* Flags newer than some distributions' kernel headers; the values are ABI. */
@@ -105,6 +115,8 @@ struct uring_backend {
 	uint32_t capacity;
 	uint32_t setup_flags;
 	uint32_t in_flight; /* submitted ops whose CQE was not reaped yet (cancels excluded) */
+	uint32_t cancels_in_flight; /* cancellations the kernel took whose CQE was not drained yet */
+	uint32_t cq_entries; /* what the kernel gave, which may be less than asked for */
 	uint64_t submit_calls;
 	struct sq_ring sq;
 	struct cq_ring cq;
@@ -157,7 +169,7 @@ static int setup_ring(uint32_t capacity, uint32_t avoid, struct io_uring_params 
 	for (i = 0;; i++) {
 		memset(p, 0, sizeof(*p));
 		p->flags = wanted;
-		/* Room for every op in flight plus one cancellation each. */
+		/* Room for every op in flight plus one cancellation each, up to 32768 ops; cq_room() budgets the rest. */
 		p->cq_entries = 2 * capacity < MAX_CQ_ENTRIES ? 2 * capacity : MAX_CQ_ENTRIES;
 		fd = sys_io_uring_setup(sq_entries, p);
 		if (fd != -EINVAL || i == sizeof(optional_flags) / sizeof(optional_flags[0]))
@@ -233,6 +245,7 @@ static int map_rings(struct uring_backend *b, const struct io_uring_params *p)
 	b->cq.flags = p->cq_off.flags ? (unsigned *)(cq + p->cq_off.flags) : NULL;
 	b->cq.mask = *(unsigned *)(cq + p->cq_off.ring_mask);
 	b->cq.cqes = (struct io_uring_cqe *)(cq + p->cq_off.cqes);
+	b->cq_entries = p->cq_entries;
 	return 0;
 }
 
@@ -364,6 +377,17 @@ static int validate_ops(const struct uring_backend *b, const struct caio_op *ops
  * Inline completions are reaped by the caller right after submit, so the eventfd
  * is muted around io_uring_enter to spare a pointless wake-up. A completion posted
  * while muted is still in the CQ and is found by that same reap.
+ *
+ * That needs store-load ordering on both sides. Here: the unmute store must be
+ * visible before the caller's reap loads the CQ tail, or (the store waiting in
+ * this CPU's store buffer) another CPU could post a CQE, still see "muted" and
+ * skip the eventfd while our reap reads the old tail: a hung read. Release and
+ * acquire do not order a store before a later load; only a full fence does. The
+ * kernel's half: a CQE posted from another thread (io-wq, or task work without
+ * DEFER_TASKRUN) goes through io_cq_unlock_post / __io_cq_unlock_post, whose
+ * io_cqring_wake -> wq_has_sleeper() is an smp_mb() between the tail store and
+ * the cq_flags load in io_eventfd_signal (5.x: the smp_mb() in io_cqring_ev_posted);
+ * with DEFER_TASKRUN only this thread posts CQEs, so program order suffices.
  */
 static void mute_eventfd(struct uring_backend *b, int mute)
 {
@@ -374,6 +398,8 @@ static void mute_eventfd(struct uring_backend *b, int mute)
 	flags = __atomic_load_n(b->cq.flags, __ATOMIC_RELAXED);
 	flags = mute ? flags | IORING_CQ_EVENTFD_DISABLED : flags & ~IORING_CQ_EVENTFD_DISABLED;
 	__atomic_store_n(b->cq.flags, flags, __ATOMIC_RELAXED);
+	if (!mute)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 /* Makes the CQEs the kernel holds back (task work, CQ overflow) visible in the CQ. */
@@ -420,12 +446,81 @@ static int enter_batch(struct uring_backend *b, unsigned count)
 	return (int)consumed;
 }
 
+static int needs_flush(const struct uring_backend *b)
+{
+	unsigned flags = __atomic_load_n(b->sq.flags, __ATOMIC_RELAXED);
+
+	if (flags & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN))
+		return 1;
+	/* Deferred task work only runs on GETEVENTS; without TASKRUN_FLAG nothing says it is pending. */
+	return (b->setup_flags & IORING_SETUP_DEFER_TASKRUN) && !(b->setup_flags & IORING_SETUP_TASKRUN_FLAG);
+}
+
+/* Consumes the cancellation CQEs at the head of the CQ, which nobody is waiting for. */
+static void drain_leading_cancels(struct uring_backend *b)
+{
+	unsigned head = *b->cq.head;
+	unsigned tail = load_acquire(b->cq.tail);
+
+	while (head != tail && (b->cq.cqes[head & b->cq.mask].user_data & CANCEL_TAG)) {
+		head++;
+		b->cancels_in_flight--;
+	}
+	store_release(b->cq.head, head);
+}
+
+static uint32_t cq_free(const struct uring_backend *b)
+{
+	return b->cq_entries - b->in_flight - b->cancels_in_flight;
+}
+
+/*
+ * CQEs the kernel may still post without overflowing the CQ: its size minus one
+ * for every op and cancellation taken and not drained. When that is less than
+ * `want`, first consumes the cancellation CQEs at the head of the CQ (flushing
+ * held-back ones first if the kernel says so); ones behind an op's CQE wait for reap.
+ */
+static uint32_t cq_room(struct uring_backend *b, uint32_t want)
+{
+	if (cq_free(b) >= want || b->cancels_in_flight == 0)
+		return cq_free(b);
+	if (needs_flush(b))
+		flush_completions(b);
+	drain_leading_cancels(b);
+	return cq_free(b);
+}
+
+static uint32_t min3(uint32_t a, uint32_t b, uint32_t c)
+{
+	uint32_t m = a < b ? a : b;
+
+	return m < c ? m : c;
+}
+
+/* Free SQ entries: the kernel consumed or we took back all earlier ones, so normally all of them. */
+static uint32_t sq_space(const struct uring_backend *b)
+{
+	return b->sq.entries - (*b->sq.tail - load_acquire(b->sq.head));
+}
+
+/* Writes ops[0..count) into free SQEs and enters the kernel; see enter_batch. */
+static int submit_batch(struct uring_backend *b, const struct caio_op *ops, uint32_t count)
+{
+	unsigned tail = *b->sq.tail;
+
+	for (uint32_t i = 0; i < count; i++)
+		prep_sqe(&b->sq.sqes[(tail + i) & b->sq.mask], &ops[i]);
+	return enter_batch(b, count);
+}
+
 /*
  * Submits ops[0..n), one io_uring_enter per SQ-ful (one in total unless n exceeds
  * the SQ size). Returns how many ops were consumed from the front: each completes
  * exactly once through caio_uring_reap (an op the kernel rejects completes with
- * its -errno). The rest stay with the caller. Returns -EAGAIN when the kernel took
- * none for lack of resources, or another -errno when it refused outright.
+ * its -errno). The rest stay with the caller. Returns -EAGAIN when none was taken
+ * for lack of resources (in the kernel, or room in the CQ while cancellations are
+ * in flight: see cq_room; ops already in flight then complete and make room), or
+ * another -errno when the kernel refused outright.
  */
 CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint32_t n)
 {
@@ -436,14 +531,9 @@ CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint3
 		return -EINVAL;
 	mute_eventfd(b, 1);
 	while (done < n) {
-		unsigned tail = *b->sq.tail;
-		unsigned space = b->sq.entries - (tail - load_acquire(b->sq.head));
-		unsigned count = n - done < space ? n - done : space;
-		int ret;
+		uint32_t count = min3(n - done, sq_space(b), cq_room(b, n - done));
+		int ret = count > 0 ? submit_batch(b, ops + done, count) : -EAGAIN;
 
-		for (unsigned i = 0; i < count; i++)
-			prep_sqe(&b->sq.sqes[(tail + i) & b->sq.mask], &ops[done + i]);
-		ret = enter_batch(b, count);
 		if (ret < 0) {
 			if (done == 0) {
 				mute_eventfd(b, 0);
@@ -453,21 +543,11 @@ CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint3
 		}
 		done += (uint32_t)ret;
 		b->in_flight += (uint32_t)ret;
-		if ((unsigned)ret < count)
+		if ((uint32_t)ret < count)
 			break;
 	}
 	mute_eventfd(b, 0);
 	return (int)done;
-}
-
-static int needs_flush(const struct uring_backend *b)
-{
-	unsigned flags = __atomic_load_n(b->sq.flags, __ATOMIC_RELAXED);
-
-	if (flags & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN))
-		return 1;
-	/* Deferred task work only runs on GETEVENTS; without TASKRUN_FLAG nothing says it is pending. */
-	return (b->setup_flags & IORING_SETUP_DEFER_TASKRUN) && !(b->setup_flags & IORING_SETUP_TASKRUN_FLAG);
 }
 
 /* Copies CQEs into out[] (cancellation results are dropped); returns the count. */
@@ -480,8 +560,10 @@ static uint32_t drain_cq(struct uring_backend *b, struct caio_done *out, uint32_
 
 	for (; head != tail && n < max; head++) {
 		const struct io_uring_cqe *cqe = &b->cq.cqes[head & b->cq.mask];
-		if (cqe->user_data & CANCEL_TAG)
+		if (cqe->user_data & CANCEL_TAG) {
+			b->cancels_in_flight--;
 			continue;
+		}
 		out[n].user_data = (uint32_t)cqe->user_data;
 		out[n].res = cqe->res;
 		n++;
@@ -510,30 +592,66 @@ CAIO_EXPORT int caio_uring_reap(void *handle, struct caio_done *out, uint32_t ma
 	return (int)n;
 }
 
-/*
- * Asks the kernel to cancel the op in slot `user_data` (IORING_OP_ASYNC_CANCEL).
- * Returns 0 once the request is submitted or -errno; the op's own completion
- * (-ECANCELED, or its normal result if it was past cancelling) comes through reap.
- */
-CAIO_EXPORT int caio_uring_cancel(void *handle, uint32_t user_data)
+static void prep_cancel(struct io_uring_sqe *sqe, uint32_t slot)
 {
-	struct uring_backend *b = handle;
-	unsigned tail = *b->sq.tail;
-	struct io_uring_sqe *sqe;
-	int ret;
-
-	if (user_data >= b->capacity)
-		return -EINVAL;
-	if (tail - load_acquire(b->sq.head) >= b->sq.entries)
-		return -EBUSY;
-	sqe = &b->sq.sqes[tail & b->sq.mask];
 	memset(sqe, 0, sizeof(*sqe));
 	sqe->opcode = IORING_OP_ASYNC_CANCEL;
 	sqe->fd = -1;
-	sqe->addr = user_data;
-	sqe->user_data = CANCEL_TAG | user_data;
-	ret = enter_batch(b, 1);
-	return ret < 0 ? ret : 0;
+	sqe->addr = slot;
+	sqe->user_data = CANCEL_TAG | slot;
+}
+
+/* Writes one cancellation per slot into free SQEs and enters the kernel; see enter_batch. */
+static int cancel_batch(struct uring_backend *b, const uint32_t *slots, uint32_t count)
+{
+	unsigned tail = *b->sq.tail;
+
+	for (uint32_t i = 0; i < count; i++)
+		prep_cancel(&b->sq.sqes[(tail + i) & b->sq.mask], slots[i]);
+	return enter_batch(b, count);
+}
+
+static int validate_slots(const struct uring_backend *b, const uint32_t *slots, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (slots[i] >= b->capacity)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Asks the kernel to cancel the ops in slots[0..n) with one IORING_OP_ASYNC_CANCEL
+ * each, one io_uring_enter per SQ-ful. Returns how many were taken from the front:
+ * fewer when the CQ has no room for more CQEs yet (see cq_room), so the caller
+ * offers the rest again after its next reap, when its ops may have completed anyway.
+ * Returns -errno when the kernel took none, -EINVAL (nothing taken) when n >
+ * capacity or a slot is out of range. Each op's own completion (-ECANCELED, or its
+ * result if it was past cancelling) comes through reap; the cancellations' own
+ * results (-ENOENT for a slot with nothing in flight, -EALREADY) are dropped.
+ */
+CAIO_EXPORT int caio_uring_cancel(void *handle, const uint32_t *slots, uint32_t n)
+{
+	struct uring_backend *b = handle;
+	uint32_t taken = 0;
+
+	if (n > b->capacity || validate_slots(b, slots, n) < 0)
+		return -EINVAL;
+	while (taken < n) {
+		uint32_t count = min3(n - taken, sq_space(b), cq_room(b, n - taken));
+		int ret;
+
+		if (count == 0)
+			break;
+		ret = cancel_batch(b, slots + taken, count);
+		if (ret < 0)
+			return taken > 0 ? (int)taken : ret;
+		taken += (uint32_t)ret;
+		b->cancels_in_flight += (uint32_t)ret;
+		if ((uint32_t)ret < count)
+			break;
+	}
+	return (int)taken;
 }
 
 /* The wake socket JavaScript polls; the caller owns it from this call on (see wake.h). */

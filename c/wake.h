@@ -22,11 +22,24 @@
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Added to the eventfd to stop the relay; kernels add 1 per completion and never get near it. */
 #define WAKE_STOP ((uint64_t)1 << 40)
 #define WAKE_RELAY_STACK (64 * 1024)
+/* Backoff between sends the kernel could not allocate for: 100 us doubling to 10 ms. */
+#define WAKE_RETRY_MIN_NS 100000L
+#define WAKE_RETRY_MAX_NS 10000000L
+
+/* TinyCC (bun:ffi cc) has no __atomic builtins; it never reorders accesses, and x86-64 needs no more. */
+#ifdef __TINYC__
+#define WAKE_LOAD(p) (*(volatile __typeof__(*(p)) *)(p))
+#define WAKE_STORE(p, v) ((void)(*(volatile __typeof__(*(p)) *)(p) = (v)))
+#else
+#define WAKE_LOAD(p) __atomic_load_n(p, __ATOMIC_RELAXED)
+#define WAKE_STORE(p, v) __atomic_store_n(p, v, __ATOMIC_RELAXED)
+#endif
 
 struct wake {
 	int tx;       /* written by the backend, never blocking */
@@ -35,15 +48,55 @@ struct wake {
 	int event_fd; /* what the kernel signals, relayed to tx; -1 when the backend writes tx itself */
 	pthread_t relay;
 	bool relaying;
+	bool closing; /* set by wake_quiesce(): nobody needs a wake-up any more, stop retrying */
 };
 
-/* One byte on the socket. A full socket already holds unread wake-ups; a closed one has no reader left. */
-static void wake_signal(struct wake *w)
+/*
+ * One byte on the socket, one attempt: 0, or the -errno of a send that failed. Never
+ * sleeps, so it is the variant for the JavaScript thread. -EAGAIN (the socket is full)
+ * loses nothing: the bytes already there are unread wake-ups.
+ */
+static int wake_try_signal(struct wake *w)
 {
 	char byte = 1;
 
-	while (send(w->tx, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == EINTR)
-		;
+	for (;;) {
+		if (send(w->tx, &byte, 1, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* The kernel could not allocate the message: unlike a full socket, nothing was queued. */
+static bool wake_transient(int ret)
+{
+	return ret == -ENOBUFS || ret == -ENOMEM;
+}
+
+/*
+ * One byte on the socket, retried with a backoff while memory is short, since it
+ * may be the only wake-up for a completion JavaScript is waiting for. Sleeps, so
+ * only for pool workers and the relay thread, never the JavaScript thread or under
+ * the pool lock. Gives up when the reader is gone (EPIPE, ECONNRESET), on any other
+ * error, and once the backend is closing.
+ */
+static void wake_signal(struct wake *w)
+{
+	long delay = WAKE_RETRY_MIN_NS;
+
+	while (wake_transient(wake_try_signal(w)) && !WAKE_LOAD(&w->closing)) {
+		struct timespec ts = { 0, delay };
+
+		nanosleep(&ts, NULL);
+		delay = delay * 2 < WAKE_RETRY_MAX_NS ? delay * 2 : WAKE_RETRY_MAX_NS;
+	}
+}
+
+/* From now on wake_signal gives up instead of retrying: the backend is closing. */
+static void wake_quiesce(struct wake *w)
+{
+	WAKE_STORE(&w->closing, true);
 }
 
 static void *wake_relay_main(void *arg)
@@ -98,6 +151,7 @@ static void wake_init(struct wake *w)
 	w->handed_over = false;
 	w->event_fd = -1;
 	w->relaying = false;
+	w->closing = false;
 }
 
 /*
@@ -130,6 +184,7 @@ static int wake_hand_over(struct wake *w)
 /* Stops the relay, then closes what the backend still owns; JavaScript's end stays open if handed over. */
 static void wake_close(struct wake *w)
 {
+	wake_quiesce(w);
 	if (w->relaying) {
 		eventfd_write(w->event_fd, WAKE_STOP);
 		pthread_join(w->relay, NULL);

@@ -27,16 +27,6 @@ export interface BounceBlock {
   regionShift: number;
 }
 
-/** True when the view's memory can be handed to the kernel as is: it can never be detached or freed while referenced. */
-export function isPinned(view: ArrayBufferView): boolean {
-  return view.buffer instanceof SharedArrayBuffer;
-}
-
-/** The view's bytes as a Uint8Array (no copy). */
-export function bytesOf(view: ArrayBufferView): Uint8Array {
-  return view instanceof Uint8Array ? view : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-}
-
 /** Address of the view's first byte; touching .buffer first keeps a small typed array from moving later (Bun #32054). */
 export function addressOf(view: ArrayBufferView): number {
   void view.buffer;

@@ -48,8 +48,18 @@ export function outOfRange(name: string, range: string, value: unknown): CodedEr
   );
 }
 
+/** Node's ERR_INVALID_STATE: a plain Error whose message starts "Invalid state: ". */
 export function invalidState(message: string): CodedError {
-  return errorWithCode(new TypeError(message), "ERR_INVALID_STATE");
+  return errorWithCode(new Error(`Invalid state: ${message}`), "ERR_INVALID_STATE");
+}
+
+/**
+ * An operation that failed inside caio rather than in the kernel (a throw while it was
+ * staged, submitted or settled). The thrown value is the cause.
+ */
+export function internalFailure(step: string, cause: unknown): CodedError {
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return errorWithCode(new Error(`caio: the operation failed while being ${step}: ${detail}`, { cause }), "ERR_CAIO_INTERNAL");
 }
 
 export function contextClosed(): CodedError {

@@ -22,13 +22,14 @@ import {
   checkFd,
   checkLength,
   checkOffset,
-  checkOptions,
-  checkView,
-  checkViews,
   MAX_BUFFERS,
   MAX_LENGTH,
+  parseOptions,
+  toOwnView,
+  toOwnViews,
   toWritableBytes,
   type OperationOptions,
+  type ParsedOptions,
 } from "./validate.ts";
 
 export type { BackendName } from "./backends/index.ts";
@@ -36,7 +37,7 @@ export { AbortError, type CodedError, type SystemError } from "./errors.ts";
 export type { Stats } from "./scheduler.ts";
 export { availableBackends, type BackendAvailability } from "./select.ts";
 export { nativeLibrary, type NativeLibrary, type NativeLoadPath } from "./native.ts";
-export type { OperationOptions } from "./validate.ts";
+export type { AbortSignalLike, OperationOptions } from "./validate.ts";
 
 export interface ContextOptions {
   /** Operations in flight at once (1 … 65536); more are queued in FIFO order, never refused. Default 128. */
@@ -148,15 +149,15 @@ export class Context {
    * pwrite's result: it can be short, e.g. on a full disk).
    */
   async write(
-    payload: string | ArrayBufferView | ArrayBuffer,
+    payload: string | ArrayBufferView | ArrayBufferLike,
     fd: number,
     offset: number | bigint,
     options?: OperationOptions,
   ): Promise<number> {
     const bytes = toWritableBytes(payload);
     if (bytes instanceof Error) throw bytes;
-    const position = this.#checkTarget(fd, offset, options);
-    const result = await this.#submit(OP_WRITE, fd, position, bytes, options, typeof payload === "string");
+    const { position, parsed } = this.#checkTarget(fd, offset, options);
+    const result = await this.#scheduler.enqueue(OP_WRITE, fd, position, bytes, parsed, typeof payload === "string");
     if (result < 0) throw transferError(result, "write", fd, bytes, position, this.backend);
     return result;
   }
@@ -168,20 +169,20 @@ export class Context {
   async read(nbytes: number, fd: number, offset: number | bigint, options?: OperationOptions): Promise<Buffer> {
     const error = checkLength("nbytes", nbytes);
     if (error) throw error;
-    const position = this.#checkTarget(fd, offset, options);
+    const { position, parsed } = this.#checkTarget(fd, offset, options);
     const buffer = allocReadBuffer(nbytes);
-    const result = await this.#submit(OP_READ, fd, position, buffer, options, true);
+    const result = await this.#scheduler.enqueue(OP_READ, fd, position, buffer, parsed, true);
     if (result < 0) throw transferError(result, "read", fd, buffer, position, this.backend);
     return buffer.subarray(0, result);
   }
 
   /** Reads into `buffer` (up to its length) at `offset` of `fd`; resolves with the bytes read. */
   async readInto(buffer: ArrayBufferView, fd: number, offset: number | bigint, options?: OperationOptions): Promise<number> {
-    const error = checkView("buffer", buffer);
-    if (error) throw error;
-    const position = this.#checkTarget(fd, offset, options);
-    const result = await this.#submit(OP_READ, fd, position, buffer, options);
-    if (result < 0) throw transferError(result, "read", fd, buffer, position, this.backend);
+    const own = toOwnView("buffer", buffer);
+    if (own instanceof Error) throw own;
+    const { position, parsed } = this.#checkTarget(fd, offset, options);
+    const result = await this.#scheduler.enqueue(OP_READ, fd, position, own, parsed);
+    if (result < 0) throw transferError(result, "read", fd, own, position, this.backend);
     return result;
   }
 
@@ -213,15 +214,15 @@ export class Context {
 
   /** fsync(2): flushes data and metadata of `fd`. */
   async fsync(fd: number, options?: OperationOptions): Promise<void> {
-    this.#checkTarget(fd, 0, options);
-    const result = await this.#submit(OP_FSYNC, fd, 0, null, options);
+    const { parsed } = this.#checkTarget(fd, 0, options);
+    const result = await this.#scheduler.enqueue(OP_FSYNC, fd, 0, null, parsed);
     if (result < 0) throw systemError(result, "fsync");
   }
 
   /** fdatasync(2): flushes the data of `fd` (and metadata only when needed to read it back). */
   async fdsync(fd: number, options?: OperationOptions): Promise<void> {
-    this.#checkTarget(fd, 0, options);
-    const result = await this.#submit(OP_FDSYNC, fd, 0, null, options);
+    const { parsed } = this.#checkTarget(fd, 0, options);
+    const result = await this.#scheduler.enqueue(OP_FDSYNC, fd, 0, null, parsed);
     if (result < 0) throw systemError(result, "fdatasync");
   }
 
@@ -237,12 +238,14 @@ export class Context {
     return this.close();
   }
 
-  /** Validates what every operation shares and returns the offset as a number. */
-  #checkTarget(fd: unknown, offset: unknown, options: unknown): number {
-    const error = checkFd(fd) ?? checkOffset(offset) ?? checkOptions(options);
+  /** Validates what every operation shares: the offset as a number, the options read once. */
+  #checkTarget(fd: unknown, offset: unknown, options: unknown): { position: number; parsed: ParsedOptions } {
+    const error = checkFd(fd) ?? checkOffset(offset);
     if (error) throw error;
+    const parsed = parseOptions(options);
+    if (parsed instanceof Error) throw parsed;
     if (this.#scheduler.closing) throw contextClosed();
-    return Number(offset);
+    return { position: Number(offset), parsed };
   }
 
   /** readv/writev: validates, submits the views as one operation, explains a failure. */
@@ -253,26 +256,12 @@ export class Context {
     offset: number | bigint,
     options: OperationOptions | undefined,
   ): Promise<number> {
-    const error = checkViews("buffers", buffers);
-    if (error) throw error;
-    const position = this.#checkTarget(fd, offset, options);
-    const { priority = 0, signal } = options ?? {};
-    const result = await this.#scheduler.enqueueVector(opcode, fd, position, buffers, priority, signal);
-    if (result < 0) throw transferError(result, opcode === OP_READV ? "readv" : "writev", fd, buffers, position, this.backend);
+    const owns = toOwnViews("buffers", buffers);
+    if (owns instanceof Error) throw owns;
+    const { position, parsed } = this.#checkTarget(fd, offset, options);
+    const result = await this.#scheduler.enqueueVector(opcode, fd, position, owns, parsed);
+    if (result < 0) throw transferError(result, opcode === OP_READV ? "readv" : "writev", fd, owns, position, this.backend);
     return result;
-  }
-
-  /** `privateView`: caio created `view` and nobody else holds it, so the kernel may use it without a copy. */
-  #submit(
-    opcode: Opcode,
-    fd: number,
-    offset: number,
-    view: ArrayBufferView | null,
-    options: OperationOptions | undefined,
-    privateView = false,
-  ) {
-    if (options === undefined) return this.#scheduler.enqueue(opcode, fd, offset, view, 0, undefined, privateView);
-    return this.#scheduler.enqueue(opcode, fd, offset, view, options.priority ?? 0, options.signal, privateView);
   }
 }
 

@@ -16,7 +16,7 @@ export interface NativeContract {
   open(capacity: number, option: number, out: Pointer): number;
   submit(handle: Pointer, ops: Pointer, count: number): number;
   reap(handle: Pointer, out: Pointer, max: number): number;
-  cancel(handle: Pointer, slot: number): number;
+  cancel(handle: Pointer, slots: Pointer, count: number): number;
   wake_fd(handle: Pointer): number;
   info(handle: Pointer, out: Pointer): number;
   close(handle: Pointer): number;

@@ -1,39 +1,29 @@
 /**
  * The per-tick scheduler. Operations issued during one tick are queued; one
- * microtask per tick stages as many as there are free slots into the backend's
- * shared array and submits them with one call, then reaps whatever is already
- * complete. Later completions are reaped when the backend calls onReady (its wake
- * socket became readable on Bun's event loop, or node:fs called back for `js`).
+ * microtask per tick sends the cancels aborts asked for, stages as many operations
+ * as there are free slots into the backend's shared array and submits them with one
+ * call, then reaps whatever is already complete. Later completions are reaped when
+ * the backend calls onReady (its wake socket became readable on Bun's event loop, or
+ * node:fs called back for `js`).
  *
- * Ownership rule: an operation sits in its slot, holding the memory the kernel
- * uses, from submission until its completion is reaped, whatever happens to its
- * promise. That memory is never the caller's detachable ArrayBuffer (see bounce.ts).
+ * Ownership rule: an operation sits in its slot, holding the memory the kernel uses,
+ * from submission until its completion is reaped, whatever happens to its promise
+ * (scheduler/memory.ts decides what memory that is).
+ *
+ * A throw while one operation is staged, submitted or settled rejects that operation
+ * (ERR_CAIO_INTERNAL, the thrown value as cause) and releases what it held; the rest
+ * of the batch goes on, and the context never wedges.
  */
 import { ptr } from "bun:ffi";
-import {
-  DONE_WORDS,
-  OP_FDSYNC,
-  OP_FSYNC,
-  OP_READ,
-  OP_READV,
-  OP_WRITE,
-  OP_WRITEV,
-  STAGE_WORDS,
-  type Backend,
-} from "./backends/backend.ts";
-import { addressOf, bouncePool, bytesOf, isPinned, MAX_TRANSFER, regionAddress, regionOf, type BounceBlock } from "./bounce.ts";
-import { AbortError, invalidState } from "./errors.ts";
-import { viewLength } from "./validate.ts";
+import { DONE_WORDS, OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV, STAGE_WORDS, type Backend } from "./backends/backend.ts";
+import { AbortError, internalFailure, invalidArgType, invalidState } from "./errors.ts";
+import { AbortWatch } from "./scheduler/aborts.ts";
+import { claimMemory, copyBack, encodeStaged, ENOMEM, releaseMemory } from "./scheduler/memory.ts";
+import { ABANDONED, IN_FLIGHT, isRead, Operation, QUEUED, SETTLED } from "./scheduler/operation.ts";
+import { OpQueue, SlotTable } from "./scheduler/slots.ts";
+import type { ParsedOptions } from "./validate.ts";
 
-const QUEUED = 0;
-const IN_FLIGHT = 1;
-const SETTLED = 2;
-/** Its promise was rejected (aborted); the slot still holds the buffer until the kernel is done. */
-const ABANDONED = 3;
-
-const TWO_POW_32 = 4294967296;
 const EAGAIN = -11;
-const ENOMEM = -12;
 
 export interface Stats {
   /** Operations handed to the kernel (or the pool) so far. */
@@ -54,42 +44,6 @@ export interface Stats {
   bounced: number;
 }
 
-class Operation {
-  slot = -1;
-  state = QUEUED;
-  resolve!: (value: unknown) => void;
-  reject!: (reason: unknown) => void;
-  onAbort: (() => void) | undefined = undefined;
-  /** Vectored ops: the caller's buffers, and the struct iovec array the kernel reads (4 u32 words each). */
-  views: readonly ArrayBufferView[] | null = null;
-  /** The views' byteLengths at the call: a different length later means a view was detached. */
-  lengths: number[] | null = null;
-  iov: Uint32Array | null = null;
-  /** What the kernel reads or fills while in flight: the caller's view if pinned, else a bounce region. */
-  io: ArrayBufferView | null = null;
-  ioViews: readonly ArrayBufferView[] | null = null;
-  /** Bounce memory this op holds until it is reaped. */
-  block: BounceBlock | null = null;
-
-  constructor(
-    readonly opcode: number,
-    readonly fd: number,
-    readonly offset: number,
-    /** The caller's bytes; for reads, the kernel writes into them. */
-    public view: ArrayBufferView | null,
-    /** Bytes of `view`; for vectored ops, the number of buffers. */
-    readonly length: number,
-    readonly priority: number,
-    readonly signal: AbortSignal | undefined,
-    /** `view` was allocated by caio and is not visible to anyone else until the op settles. */
-    readonly privateView = false,
-  ) {}
-}
-
-function isRead(opcode: number): boolean {
-  return opcode === OP_READ || opcode === OP_READV;
-}
-
 export type Opcode = typeof OP_READ | typeof OP_WRITE | typeof OP_FSYNC | typeof OP_FDSYNC;
 export type VectorOpcode = typeof OP_READV | typeof OP_WRITEV;
 
@@ -98,11 +52,9 @@ const working = new Set<Scheduler>();
 
 export class Scheduler {
   readonly #backend: Backend;
-  readonly #slots: (Operation | undefined)[];
-  readonly #freeSlots: number[] = [];
+  readonly #slots: SlotTable;
   readonly #batch: Operation[] = [];
-  #queue: Operation[] = [];
-  #queueHead = 0;
+  readonly #queue = new OpQueue();
   #queued = 0;
   #inFlight = 0;
   #submitted = 0;
@@ -120,11 +72,16 @@ export class Scheduler {
   /** Non-null address for zero-length operations, which the kernel never dereferences. */
   readonly #emptyAddress: number;
   readonly #emptyBuffer = Buffer.alloc(8);
+  readonly #aborts = new AbortWatch((op, reason) => this.#abort(op, reason));
+  /** Aborted in-flight operations whose cancel goes out with the next flush, all in one backend call. */
+  #cancels: Operation[] = [];
+  readonly #cancelSlots: Uint32Array;
 
   constructor(backend: Backend) {
     this.#backend = backend;
-    this.#slots = new Array(backend.capacity).fill(undefined);
-    for (let slot = backend.capacity - 1; slot >= 0; slot--) this.#freeSlots.push(slot);
+    this.#slots = new SlotTable(backend.capacity, backend.views);
+    this.#cancelSlots = new Uint32Array(backend.capacity);
+    void this.#cancelSlots.buffer;
     void this.#emptyBuffer.buffer;
     this.#emptyAddress = ptr(this.#emptyBuffer);
     // Weak: an idle scheduler nobody references may be collected (see `working` for a busy one).
@@ -148,56 +105,61 @@ export class Scheduler {
   }
 
   /**
-   * Queues one operation for this tick's flush. Resolves with the syscall's result:
-   * bytes moved, 0, or -errno (the caller turns that into an error, so the error is
-   * created where its stack points at the user's code). Rejects only for aborts and
-   * detached buffers. `privateView`: caio allocated `view` and nobody else can reach
-   * it, so the kernel may use it directly.
+   * Queues one operation for this tick's flush. `view` is caio's own view of the
+   * memory (validate.ts). Resolves with the syscall's result: bytes moved, 0, or
+   * -errno (the caller turns that into an error, so the error is created where its
+   * stack points at the user's code). Rejects for aborts, detached buffers and
+   * failures inside caio. `privateView`: caio allocated `view` and nobody else can
+   * reach it, so the kernel may use it directly.
    */
   enqueue(
     opcode: Opcode,
     fd: number,
     offset: number,
-    view: ArrayBufferView | null,
-    priority: number,
-    signal: AbortSignal | undefined,
+    view: Uint8Array | null,
+    options: ParsedOptions,
     privateView = false,
   ): Promise<number> {
-    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    const length = view ? view.byteLength : 0;
-    return this.#add(new Operation(opcode, fd, offset, view, length, priority, signal, privateView));
+    const length = view ? view.length : 0;
+    return this.#add(new Operation(opcode, fd, offset, view, length, options.priority, options.signal, privateView));
   }
 
-  /** enqueue() for readv/writev: the buffers are read or filled in order, as one operation. */
-  enqueueVector(
-    opcode: VectorOpcode,
-    fd: number,
-    offset: number,
-    views: readonly ArrayBufferView[],
-    priority: number,
-    signal: AbortSignal | undefined,
-  ): Promise<number> {
-    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    const op = new Operation(opcode, fd, offset, null, views.length, priority, signal);
-    op.views = views.slice();
-    op.lengths = views.map((view) => view.byteLength);
+  /** enqueue() for readv/writev: the views are read or filled in order, as one operation. */
+  enqueueVector(opcode: VectorOpcode, fd: number, offset: number, views: Uint8Array[], options: ParsedOptions): Promise<number> {
+    const op = new Operation(opcode, fd, offset, null, views.length, options.priority, options.signal);
+    op.views = views;
+    op.lengths = views.map((view) => view.length);
     op.iov = new Uint32Array(views.length * 4);
     return this.#add(op);
   }
 
   #add(op: Operation): Promise<number> {
     const promise = new Promise<number>((resolve, reject) => {
-      op.resolve = resolve as (value: unknown) => void;
+      op.resolve = resolve;
       op.reject = reject;
     });
-    if (op.signal) {
-      op.onAbort = () => this.#abort(op);
-      op.signal.addEventListener("abort", op.onAbort, { once: true });
+    const refused = op.signal && this.#watchSignal(op);
+    if (refused) {
+      op.state = SETTLED;
+      op.reject(refused);
+      return promise;
     }
     this.#queue.push(op);
     this.#queued++;
     this.#scheduleFlush();
     return promise;
+  }
+
+  /** Starts watching op's signal; the error to reject with if it has fired or cannot be watched. */
+  #watchSignal(op: Operation): Error | undefined {
+    try {
+      if (op.signal!.aborted) return new AbortError(undefined, { cause: op.signal!.reason });
+      this.#aborts.watch(op);
+      return undefined;
+    } catch (error) {
+      const refused = invalidArgType("options.signal", "an AbortSignal whose listeners can be added", op.signal);
+      return Object.assign(refused, { cause: error });
+    }
   }
 
   /**
@@ -228,190 +190,85 @@ export class Scheduler {
     this.#pump();
   }
 
-  /** Submit what fits, reap what is ready, and repeat while reaping frees slots for queued work. */
+  /** Cancel, submit what fits, reap what is ready, and repeat while reaping frees slots for queued work. */
   #pump(): void {
-    for (;;) {
-      const queuedBefore = this.#queued;
-      this.#submitQueued();
-      const progressed = this.#queued < queuedBefore;
-      const reaped = this.#reapReady();
-      if (this.#queued === 0) break;
-      // Stop only when neither reaping nor submitting moved anything: then a wake-up will.
-      if (reaped === 0 && (!progressed || this.#freeSlots.length === 0)) break;
-    }
-    this.#updateHold();
-    this.#finishCloseIfIdle();
-  }
-
-  #nextQueued(): Operation | undefined {
-    while (this.#queueHead < this.#queue.length) {
-      const op = this.#queue[this.#queueHead++]!;
-      if (op.state === QUEUED) return op;
-    }
-    return undefined;
-  }
-
-  #compactQueue(): void {
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue.length = 0;
-      this.#queueHead = 0;
-    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#queueHead);
-      this.#queueHead = 0;
+    try {
+      for (;;) {
+        if (this.#cancels.length > 0) this.#sendCancels();
+        const queuedBefore = this.#queued;
+        this.#submitQueued();
+        const progressed = this.#queued < queuedBefore;
+        const reaped = this.#reapReady();
+        if (this.#queued === 0) break;
+        // Stop only when neither reaping nor submitting moved anything: then a wake-up will.
+        if (reaped === 0 && (!progressed || this.#slots.free === 0)) break;
+      }
+    } finally {
+      this.#updateHold();
+      this.#finishCloseIfIdle();
     }
   }
 
   #submitQueued(): void {
     const batch = this.#batch;
-    while (this.#freeSlots.length > 0) {
-      const op = this.#nextQueued();
-      if (!op) break;
-      if (!this.#stage(op, batch.length)) continue;
-      batch.push(op);
+    try {
+      while (this.#slots.free > 0) {
+        const op = this.#queue.next();
+        if (!op) break;
+        if (this.#stage(op, batch.length)) batch.push(op);
+      }
+      if (batch.length > 0) this.#submitBatch(batch);
+    } finally {
+      batch.length = 0;
+      this.#queue.compact();
     }
-    if (batch.length > 0) this.#submitBatch(batch);
-    batch.length = 0;
-    this.#compactQueue();
   }
 
   /** Writes op into staging position `index` and gives it a slot; false if it was settled instead. */
   #stage(op: Operation, index: number): boolean {
-    const claimed = this.#claimMemory(op);
-    if (claimed !== true) {
-      this.#queued--;
-      this.#finish(op, SETTLED);
-      if (claimed === ENOMEM) op.resolve(ENOMEM);
-      else op.reject(invalidState("The buffer was detached before the operation was submitted"));
+    try {
+      const claimed = claimMemory(op);
+      if (claimed !== true) {
+        this.#settleQueued(op, claimed === ENOMEM ? ENOMEM : invalidState("The buffer was detached before the operation was submitted"));
+        return false;
+      }
+      this.#slots.take(op);
+      encodeStaged(op, this.#backend.stage, index, this.#backend.views ? -1 : this.#emptyAddress);
+      return true;
+    } catch (error) {
+      if (op.slot >= 0) this.#slots.release(op);
+      this.#settleQueued(op, internalFailure("staged", error));
       return false;
     }
-    const slot = this.#freeSlots.pop()!;
-    this.#slots[slot] = op;
-    op.slot = slot;
-    const views = this.#backend.views;
-    if (views) views[slot] = op.ioViews ?? op.io;
-    const address = views ? 0 : op.iov ? this.#iovAddress(op) : this.#bufferAddress(op);
-    const stage = this.#backend.stage;
-    const base = index * STAGE_WORDS;
-    stage[base] = address >>> 0;
-    stage[base + 1] = (address / TWO_POW_32) >>> 0;
-    stage[base + 2] = op.offset >>> 0;
-    stage[base + 3] = (op.offset / TWO_POW_32) >>> 0;
-    // Bytes of the memory staged (a bounce region can be shorter than the view: see MAX_TRANSFER), or the iovec count.
-    stage[base + 4] = op.iov ? op.length : op.io ? op.io.byteLength : 0;
-    stage[base + 5] = op.fd;
-    stage[base + 6] = slot;
-    stage[base + 7] = op.opcode | (op.priority << 16);
-    return true;
   }
 
-  /**
-   * Sets op.io / op.ioViews to memory that cannot be freed while the kernel uses it,
-   * copying a write's bytes into bounce memory now. false if a buffer was detached
-   * since the call; ENOMEM if bounce memory could not be allocated.
-   */
-  #claimMemory(op: Operation): true | false | typeof ENOMEM {
-    if (op.views) return this.#claimVector(op);
-    const view = op.view;
-    if (!view) return true;
-    if (viewLength(view) !== op.length) return false;
-    if (op.length === 0 || op.privateView || isPinned(view)) {
-      op.io = view;
-      return true;
-    }
-    const region = this.#takeBounce(op, Math.min(op.length, MAX_TRANSFER), addressOf(view));
-    if (!region) return ENOMEM;
-    if (op.opcode === OP_WRITE) region.set(bytesOf(view).subarray(0, region.length));
-    op.io = region;
-    return true;
-  }
-
-  /** #claimMemory for readv/writev: all views pinned, or one bounce region split into a segment per view. */
-  #claimVector(op: Operation): true | false | typeof ENOMEM {
-    const views = op.views!;
-    const lengths = op.lengths!;
-    let total = 0;
-    let pinned = true;
-    let firstAddress = 0;
-    for (let i = 0; i < views.length; i++) {
-      const view = views[i]!;
-      const length = viewLength(view);
-      if (length !== lengths[i]) return false;
-      if (length === 0 || isPinned(view)) continue;
-      if (pinned) firstAddress = addressOf(view);
-      pinned = false;
-      total += length;
-    }
-    if (pinned) {
-      op.ioViews = views;
-      return true;
-    }
-    const region = this.#takeBounce(op, Math.min(total, MAX_TRANSFER), firstAddress);
-    if (!region) return ENOMEM;
-    op.ioViews = this.#splitRegion(op, region);
-    return true;
-  }
-
-  /** The bounce segments of a vectored op, in view order; a write's bytes are copied in. */
-  #splitRegion(op: Operation, region: Uint8Array): ArrayBufferView[] {
-    const views = op.views!;
-    const segments: ArrayBufferView[] = new Array(views.length);
-    let at = 0;
-    for (let i = 0; i < views.length; i++) {
-      const view = views[i]!;
-      if (view.byteLength === 0 || isPinned(view)) {
-        segments[i] = view;
-        continue;
-      }
-      const segment = region.subarray(at, at + view.byteLength);
-      if (op.opcode === OP_WRITEV) segment.set(bytesOf(view).subarray(0, segment.length));
-      segments[i] = segment;
-      at += segment.length;
-    }
-    return segments;
-  }
-
-  #takeBounce(op: Operation, length: number, likeAddress: number): Uint8Array | undefined {
-    try {
-      op.block = bouncePool.take(length);
-    } catch {
-      return undefined;
-    }
-    return regionOf(op.block, length, likeAddress);
-  }
-
-  /** The bounce memory goes back to the pool: only once no kernel or worker can touch it. */
-  #releaseMemory(op: Operation): void {
-    if (op.block) bouncePool.give(op.block);
-    op.block = null;
-    op.io = null;
-    op.ioViews = null;
-  }
-
-  /** The address of the memory the kernel uses for op's bytes. */
-  #bufferAddress(op: Operation): number {
-    if (op.block) return regionAddress(op.block);
-    if (!op.io || op.length === 0) return this.#emptyAddress;
-    return addressOf(op.io);
-  }
-
-  /** Fills op's struct iovec array with the addresses of its in-flight memory. */
-  #iovAddress(op: Operation): number {
-    const iov = op.iov!;
-    const views = op.ioViews!;
-    for (let i = 0; i < views.length; i++) {
-      const view = views[i]!;
-      const address = view.byteLength > 0 ? addressOf(view) : this.#emptyAddress;
-      iov[i * 4] = address >>> 0;
-      iov[i * 4 + 1] = (address / TWO_POW_32) >>> 0;
-      iov[i * 4 + 2] = view.byteLength;
-    }
-    return addressOf(iov);
+  /** A queued op settles without being submitted: with a result (-errno) or a rejection. */
+  #settleQueued(op: Operation, outcome: number | Error): void {
+    this.#queued--;
+    this.#finish(op, SETTLED);
+    if (typeof outcome === "number") op.resolve(outcome);
+    else op.reject(outcome);
   }
 
   #submitBatch(batch: Operation[]): void {
-    const result = this.#backend.submit(batch.length);
+    let result: number;
+    try {
+      result = this.#backend.submit(batch.length);
+    } catch {
+      // A backend that throws has consumed nothing: find the op that makes it throw by submitting one at a time.
+      this.#submitOneByOne(batch);
+      return;
+    }
+    this.#afterSubmit(batch, 0, batch.length, result);
+  }
+
+  /**
+   * Books the result of submitting batch[from, to): the consumed prefix is in flight,
+   * a hard error settles the first op, the rest go back to the front of the queue.
+   */
+  #afterSubmit(batch: Operation[], from: number, to: number, result: number): void {
     let consumed = result < 0 ? 0 : result;
-    for (let i = 0; i < consumed; i++) {
+    for (let i = from; i < from + consumed; i++) {
       batch[i]!.state = IN_FLIGHT;
       if (batch[i]!.block) this.#bounced++;
     }
@@ -420,26 +277,62 @@ export class Scheduler {
     this.#queued -= consumed;
     if (result < 0 && (result !== EAGAIN || this.#inFlight === 0)) {
       // Nothing in flight will free resources, so the first op takes the error rather than waiting forever.
-      const first = batch[0]!;
-      this.#releaseSlot(first);
-      this.#queued--;
-      this.#finish(first, SETTLED);
-      first.resolve(result);
+      const first = batch[from]!;
+      this.#slots.release(first);
+      this.#settleQueued(first, result);
       consumed = 1;
     }
     // Whatever was not consumed goes back to the front of the queue, in order; it is staged afresh later.
-    for (let i = batch.length - 1; i >= consumed; i--) {
-      this.#releaseSlot(batch[i]!);
-      this.#releaseMemory(batch[i]!);
-      this.#queue[--this.#queueHead] = batch[i]!;
+    for (let i = to - 1; i >= from + consumed; i--) {
+      this.#slots.release(batch[i]!);
+      releaseMemory(batch[i]!);
+      this.#queue.putBack(batch[i]!);
     }
   }
 
-  #releaseSlot(op: Operation): void {
-    this.#slots[op.slot] = undefined;
-    if (this.#backend.views) this.#backend.views[op.slot] = null;
-    this.#freeSlots.push(op.slot);
-    op.slot = -1;
+  /** Submits each staged op of `batch` on its own; an op whose submission throws is rejected alone. */
+  #submitOneByOne(batch: Operation[]): void {
+    const stage = this.#backend.stage;
+    for (let i = 0; i < batch.length; i++) {
+      const op = batch[i]!;
+      if (i > 0) stage.copyWithin(0, i * STAGE_WORDS, (i + 1) * STAGE_WORDS);
+      let result: number;
+      try {
+        result = this.#backend.submit(1);
+      } catch (error) {
+        this.#slots.release(op);
+        this.#settleQueued(op, internalFailure("submitted", error));
+        continue;
+      }
+      if (result === 1) {
+        this.#afterSubmit(batch, i, i + 1, result);
+        continue;
+      }
+      // Not taken: this op and everything after it wait for the next pump, in order.
+      this.#afterSubmit(batch, i, batch.length, result);
+      return;
+    }
+  }
+
+  /**
+   * Sends every pending cancel in one backend call. Ops that completed since their
+   * abort are dropped first (their slot may already hold another op); cancels the
+   * backend did not take stay pending for the next pump.
+   */
+  #sendCancels(): void {
+    const live = this.#cancels.filter((op) => op.state === ABANDONED && this.#slots.holds(op));
+    for (let i = 0; i < live.length; i++) this.#cancelSlots[i] = live[i]!.slot;
+    let taken = live.length;
+    if (live.length > 0) {
+      try {
+        taken = this.#backend.cancel(this.#cancelSlots, live.length);
+      } catch {
+        taken = live.length; // cancelling is best effort: each op still completes on its own
+      }
+    }
+    // Not taken (the ring had no room) or -EAGAIN: offer them again. Any other -errno: the ops complete on their own.
+    if (taken === EAGAIN) taken = 0;
+    this.#cancels = taken >= 0 && taken < live.length ? live.slice(taken) : [];
   }
 
   /** Reaps every ready completion, commits them all, then settles their promises. */
@@ -452,8 +345,8 @@ export class Scheduler {
       if (count <= 0) break;
       for (let i = 0; i < count; i++) {
         const slot = done[i * DONE_WORDS]!;
-        const op = this.#slots[slot]!;
-        this.#releaseSlot(op);
+        const op = this.#slots.at(slot);
+        this.#slots.release(op);
         finished.push(op, done[i * DONE_WORDS + 1]!);
       }
       this.#inFlight -= count;
@@ -461,72 +354,50 @@ export class Scheduler {
       if (count < capacity) break;
     }
     for (let i = 0; i < finished.length; i += 2) {
-      this.#settle(finished[i] as Operation, finished[i + 1] as number);
+      this.#settleReaped(finished[i] as Operation, finished[i + 1] as number);
     }
     return finished.length / 2;
   }
 
-  #settle(op: Operation, result: number): void {
-    if (op.state === ABANDONED) {
-      this.#finish(op, SETTLED);
-      return;
+  /** Settles a reaped op; its memory is released whatever happens. */
+  #settleReaped(op: Operation, result: number): void {
+    const abandoned = op.state === ABANDONED;
+    let outcome: number | Error = result;
+    try {
+      if (!abandoned && result > 0 && op.block !== null && isRead(op.opcode) && !copyBack(op, result)) {
+        outcome = invalidState(`The buffer was detached while the read was in flight; the ${result} bytes read were discarded`);
+      }
+    } catch (error) {
+      outcome = internalFailure("settled", error);
     }
-    const detached = result > 0 && op.block !== null && isRead(op.opcode) && !this.#copyBack(op, result);
     this.#finish(op, SETTLED);
-    if (detached) {
-      op.reject(invalidState(`The buffer was detached while the read was in flight; the ${result} bytes read were discarded`));
-    } else {
-      op.resolve(result);
-    }
-  }
-
-  /** Copies a bounced read's bytes into the caller's views; false if a view was detached meanwhile. */
-  #copyBack(op: Operation, result: number): boolean {
-    if (op.view) {
-      if (viewLength(op.view) !== op.length) return false;
-      const region = op.io as Uint8Array;
-      bytesOf(op.view).set(result === region.length ? region : region.subarray(0, result));
-      return true;
-    }
-    const views = op.views!;
-    const segments = op.ioViews!;
-    let left = result;
-    for (let i = 0; i < views.length && left > 0; i++) {
-      const view = views[i]!;
-      const length = Math.min(left, segments[i]!.byteLength);
-      if (viewLength(view) !== op.lengths![i]) return false;
-      if (segments[i] !== view) bytesOf(view).set((segments[i] as Uint8Array).subarray(0, length));
-      left -= length;
-    }
-    return true;
+    if (abandoned) return;
+    if (typeof outcome === "number") op.resolve(outcome);
+    else op.reject(outcome);
   }
 
   /** Marks op finished and drops what it held; the caller settles its promise. */
   #finish(op: Operation, state: number): void {
-    this.#releaseMemory(op);
+    releaseMemory(op);
     op.state = state;
     op.view = null;
     op.views = null;
     op.lengths = null;
     op.iov = null;
-    if (op.onAbort) {
-      op.signal!.removeEventListener("abort", op.onAbort);
-      op.onAbort = undefined;
-    }
+    this.#aborts.unwatch(op);
   }
 
-  #abort(op: Operation): void {
-    const reason = new AbortError(undefined, { cause: op.signal!.reason });
+  #abort(op: Operation, cause: unknown): void {
+    const reason = new AbortError(undefined, { cause });
     if (op.state === QUEUED) {
-      this.#queued--;
-      this.#finish(op, SETTLED);
-      op.reject(reason);
+      this.#settleQueued(op, reason);
       this.#finishCloseIfIdle();
     } else if (op.state === IN_FLIGHT) {
-      // The kernel may still write into the buffer: keep it (and the slot) until the completion is reaped.
+      // The kernel may still write into the memory: keep it (and the slot) until the completion is reaped.
       op.state = ABANDONED;
-      op.onAbort = undefined;
-      this.#backend.cancel(op.slot);
+      this.#aborts.unwatch(op);
+      this.#cancels.push(op);
+      this.#scheduleFlush();
       op.reject(reason);
     }
   }

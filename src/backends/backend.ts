@@ -27,8 +27,8 @@ export const OP_FDSYNC = 3;
 export const OP_READV = 4;
 export const OP_WRITEV = 5;
 
-/** What an op reads into or writes from: one view, or a readv/writev list. */
-export type StagedBuffers = ArrayBufferView | readonly ArrayBufferView[];
+/** What an op reads into or writes from: one of caio's own views, or a readv/writev list of them. */
+export type StagedBuffers = Uint8Array | readonly Uint8Array[];
 
 export interface Backend {
   readonly name: BackendName;
@@ -49,12 +49,19 @@ export interface Backend {
    * addresses (js): the scheduler stores each op's buffers at views[slot] when staging.
    */
   readonly views?: (StagedBuffers | null)[];
-  /** Submits stage[0 .. count); returns how many were consumed from the front, or -errno. */
+  /**
+   * Submits stage[0 .. count); returns how many were consumed from the front, or
+   * -errno. A submit that throws must have consumed nothing.
+   */
   submit(count: number): number;
   /** Copies ready completions into `done` without blocking; returns the count. */
   reap(): number;
-  /** Best effort: asks the kernel to cancel the op in `slot`; its completion still arrives via reap(). */
-  cancel(slot: number): void;
+  /**
+   * Best effort: asks the kernel to cancel the in-flight ops in slots[0 .. count), in
+   * one call. Returns how many were taken from the front (the rest may be offered
+   * again later), or -errno. Each op's completion still arrives via reap().
+   */
+  cancel(slots: Uint32Array, count: number): number;
   /** Submitting syscalls made so far. */
   submitCalls(): number;
   /** Backend-specific bits fixed at open, for diagnostics (io_uring: accepted IORING_SETUP_* flags). */

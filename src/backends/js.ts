@@ -27,8 +27,6 @@ const EINVAL = -22;
 const EIO = -5;
 const ESPIPE = -29;
 const TWO_POW_32 = 4294967296;
-/** ioprio classes the kernel accepts: none, realtime, best-effort, idle. */
-const MAX_IOPRIO_CLASS = 3;
 
 type Done = (error: NodeJS.ErrnoException | null, result?: number) => void;
 
@@ -79,16 +77,24 @@ export class JsBackend implements Backend {
       const slot = stage[base + STAGE_USER_DATA]!;
       const fd = stage[base + STAGE_FD]!;
       const opcode = stage[base + STAGE_OPCODE_PRIO]! & 0xffff;
-      const priority = stage[base + STAGE_OPCODE_PRIO]! >>> 16;
       const offset = stage[base + STAGE_OFFSET_LO]! + stage[base + STAGE_OFFSET_HI]! * TWO_POW_32;
-      if (priority >> 13 > MAX_IOPRIO_CLASS) {
-        // The kernel backends reject such a priority; node:fs cannot apply any, so only the check is shared.
-        this.#complete(slot, EINVAL);
-        continue;
-      }
-      this.#start(slot, opcode, fd, offset, stage[base + STAGE_LEN]!);
+      // node:fs cannot apply an I/O priority; validation already refused the ones the kernel would.
+      this.#startGuarded(slot, opcode, fd, offset, stage[base + STAGE_LEN]!);
     }
     return count;
+  }
+
+  /**
+   * #start, with a synchronous throw from node:fs turned into this op's completion
+   * (its errno, else EINVAL), so one bad op never stops the rest of the batch.
+   */
+  #startGuarded(slot: number, opcode: number, fd: number, offset: number, length: number): void {
+    try {
+      this.#start(slot, opcode, fd, offset, length);
+    } catch (error) {
+      const errno = (error as NodeJS.ErrnoException | null)?.errno;
+      this.#complete(slot, typeof errno === "number" && errno < 0 ? errno : EINVAL);
+    }
   }
 
   /** Starts one op; a descriptor that cannot seek (pipe, FIFO) is retried at its current position. */
@@ -128,8 +134,10 @@ export class JsBackend implements Backend {
     return count;
   }
 
-  /** node:fs calls cannot be cancelled; the op completes normally and its buffer is kept until then. */
-  cancel(): void {}
+  /** node:fs calls cannot be cancelled; each op completes normally and its buffer is kept until then. */
+  cancel(_slots: Uint32Array, count: number): number {
+    return count;
+  }
 
   submitCalls(): number {
     return this.#submitCalls;

@@ -23,6 +23,8 @@ export class NativeBackend implements Backend {
   #doneAddress: number;
   #info = new BigUint64Array(2);
   #infoAddress = stableAddress(this.#info);
+  #cancelSlots: Uint32Array | undefined = undefined;
+  #cancelAddress = 0;
 
   constructor(
     readonly name: BackendName,
@@ -50,8 +52,15 @@ export class NativeBackend implements Backend {
     return this.native.reap(this.#live(), this.#doneAddress as Pointer, this.capacity);
   }
 
-  cancel(slot: number): void {
-    this.native.cancel(this.#live(), slot);
+  /**
+   * Asks the backend to cancel the ops in slots[0 .. count); returns how many were
+   * taken from the front (offer the rest again after the next reap), or -errno.
+   * Each op still completes once through reap(); reap right after this call.
+   */
+  cancel(slots: Uint32Array, count: number): number {
+    if (count === 0) return 0;
+    if (count > slots.length) throw new RangeError("caio: cancel count exceeds its slot array (a bug in caio)");
+    return this.native.cancel(this.#live(), this.#cancelAddressOf(slots) as Pointer, count);
   }
 
   submitCalls(): number {
@@ -79,6 +88,15 @@ export class NativeBackend implements Backend {
     this.#handle = 0;
     this.native.close(handle);
     this.#wake.close();
+  }
+
+  /** The scheduler passes the same array every time: its address is looked up once. */
+  #cancelAddressOf(slots: Uint32Array): number {
+    if (slots !== this.#cancelSlots) {
+      this.#cancelSlots = slots;
+      this.#cancelAddress = stableAddress(slots);
+    }
+    return this.#cancelAddress;
   }
 
   #live(): Pointer {

@@ -18,8 +18,8 @@ export function contractSymbols<P extends NativePrefix>(prefix: P) {
     [`${prefix}_submit`]: { args: [ptr, ptr, u32], returns: i32 },
     // (handle, completions, max) → completions copied or -errno
     [`${prefix}_reap`]: { args: [ptr, ptr, u32], returns: i32 },
-    // (handle, slot) → 0 or -errno
-    [`${prefix}_cancel`]: { args: [ptr, u32], returns: i32 },
+    // (handle, slots, count) → cancels taken from the front (the rest are offered again later) or -errno
+    [`${prefix}_cancel`]: { args: [ptr, ptr, u32], returns: i32 },
     [`${prefix}_wake_fd`]: { args: [ptr], returns: i32 },
     [`${prefix}_info`]: { args: [ptr, ptr], returns: i32 },
     [`${prefix}_close`]: { args: [ptr], returns: i32 },

@@ -1,0 +1,55 @@
+/**
+ * One "abort" listener per signal, however many operations share it. A listener per
+ * operation made one AbortSignal over N operations cost O(N) per listener removal,
+ * O(N²) in all; here watching, unwatching and aborting are O(1) per operation.
+ */
+import type { AbortSignalLike } from "../validate.ts";
+import type { Operation } from "./operation.ts";
+
+interface Watched {
+  readonly listener: () => void;
+  readonly ops: Set<Operation>;
+}
+
+export class AbortWatch {
+  readonly #watched = new Map<AbortSignalLike, Watched>();
+
+  /** `onAbort` is called for every watched operation of a signal that fires, with the signal's reason. */
+  constructor(private readonly onAbort: (op: Operation, reason: unknown) => void) {}
+
+  /** Starts watching op.signal for op. Throws what the signal's addEventListener throws (a hostile signal-like object). */
+  watch(op: Operation): void {
+    const signal = op.signal!;
+    const watched = this.#watched.get(signal);
+    if (watched) {
+      watched.ops.add(op);
+      return;
+    }
+    const ops = new Set<Operation>([op]);
+    const listener = () => this.#fire(signal);
+    signal.addEventListener("abort", listener);
+    this.#watched.set(signal, { listener, ops });
+  }
+
+  /** Stops watching op (it settled); the signal's listener goes with its last operation. */
+  unwatch(op: Operation): void {
+    const signal = op.signal;
+    if (!signal) return;
+    const watched = this.#watched.get(signal);
+    if (!watched || !watched.ops.delete(op) || watched.ops.size > 0) return;
+    this.#watched.delete(signal);
+    try {
+      signal.removeEventListener("abort", watched.listener);
+    } catch {
+      // A signal-like object that refuses: its listener finds nothing left to abort.
+    }
+  }
+
+  #fire(signal: AbortSignalLike): void {
+    const watched = this.#watched.get(signal);
+    if (!watched) return;
+    this.#watched.delete(signal);
+    const reason = signal.reason;
+    for (const op of watched.ops) this.onAbort(op, reason);
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The memory an operation hands the kernel, claimed at staging and released once its
+ * completion is reaped. The kernel only ever sees memory that cannot be freed or
+ * moved under it (see bounce.ts): a SharedArrayBuffer view, a buffer caio allocated
+ * and has not handed out, or a bounce region that a write's bytes are copied into now
+ * and a read's bytes are copied out of when it completes.
+ */
+import { OP_WRITE, OP_WRITEV, STAGE_WORDS } from "../backends/backend.ts";
+import { addressOf, bouncePool, MAX_TRANSFER, regionAddress, regionOf } from "../bounce.ts";
+import { copyBytes, currentLength, isShared } from "../views.ts";
+import type { Operation } from "./operation.ts";
+
+export const ENOMEM = -12;
+const TWO_POW_32 = 4294967296;
+
+/** claimMemory's answer: claimed, a view detached since the call, or no bounce memory. */
+export type Claim = true | "detached" | typeof ENOMEM;
+
+/** Sets op.io / op.ioViews to memory the kernel may use until the op is reaped. */
+export function claimMemory(op: Operation): Claim {
+  if (op.views) return claimVector(op);
+  const view = op.view;
+  if (!view) return true;
+  if (currentLength(view) !== op.length) return "detached";
+  if (op.length === 0 || op.privateView || isShared(view)) {
+    op.io = view;
+    return true;
+  }
+  const region = takeBounce(op, Math.min(op.length, MAX_TRANSFER), addressOf(view));
+  if (!region) return ENOMEM;
+  if (op.opcode === OP_WRITE) copyBytes(region, view.subarray(0, region.length));
+  op.io = region;
+  return true;
+}
+
+/** claimMemory for readv/writev: all views pinned, or one bounce region split into a segment per view. */
+function claimVector(op: Operation): Claim {
+  const views = op.views!;
+  const lengths = op.lengths!;
+  let total = 0;
+  let firstAddress = -1;
+  for (let i = 0; i < views.length; i++) {
+    const view = views[i]!;
+    if (currentLength(view) !== lengths[i]) return "detached";
+    if (lengths[i] === 0 || isShared(view)) continue;
+    if (firstAddress < 0) firstAddress = addressOf(view);
+    total += lengths[i]!;
+  }
+  if (firstAddress < 0) {
+    op.ioViews = views;
+    return true;
+  }
+  const region = takeBounce(op, Math.min(total, MAX_TRANSFER), firstAddress);
+  if (!region) return ENOMEM;
+  op.ioViews = splitRegion(op, region);
+  return true;
+}
+
+/** The bounce segments of a vectored op, in view order; a write's bytes are copied in. */
+function splitRegion(op: Operation, region: Uint8Array): Uint8Array[] {
+  const views = op.views!;
+  const lengths = op.lengths!;
+  const segments: Uint8Array[] = new Array(views.length);
+  let at = 0;
+  for (let i = 0; i < views.length; i++) {
+    const view = views[i]!;
+    if (lengths[i] === 0 || isShared(view)) {
+      segments[i] = view;
+      continue;
+    }
+    const segment = region.subarray(at, at + lengths[i]!);
+    if (op.opcode === OP_WRITEV) copyBytes(segment, view.subarray(0, segment.length));
+    segments[i] = segment;
+    at += segment.length;
+  }
+  return segments;
+}
+
+function takeBounce(op: Operation, length: number, likeAddress: number): Uint8Array | undefined {
+  try {
+    op.block = bouncePool.take(length);
+  } catch {
+    return undefined;
+  }
+  return regionOf(op.block, length, likeAddress);
+}
+
+/** The bounce memory goes back to the pool: only once no kernel or worker can touch it. */
+export function releaseMemory(op: Operation): void {
+  if (op.block) bouncePool.give(op.block);
+  op.block = null;
+  op.io = null;
+  op.ioViews = null;
+}
+
+/**
+ * Writes op's record (struct caio_op, c/common.h) at position `index` of the staging
+ * array. `empty` is the address given for zero-length memory, or -1 for a backend
+ * that takes the buffers themselves (js) rather than addresses.
+ */
+export function encodeStaged(op: Operation, stage: Uint32Array, index: number, empty: number): void {
+  const address = empty < 0 ? 0 : stagedAddress(op, empty);
+  const base = index * STAGE_WORDS;
+  stage[base] = address >>> 0;
+  stage[base + 1] = (address / TWO_POW_32) >>> 0;
+  stage[base + 2] = op.offset >>> 0;
+  stage[base + 3] = (op.offset / TWO_POW_32) >>> 0;
+  stage[base + 4] = stagedLength(op);
+  stage[base + 5] = op.fd;
+  stage[base + 6] = op.slot;
+  stage[base + 7] = op.opcode | (op.priority << 16);
+}
+
+/** Bytes of the memory staged (a bounce region can be shorter than the view: see MAX_TRANSFER), or the iovec count. */
+function stagedLength(op: Operation): number {
+  if (op.iov) return op.length;
+  return op.io ? op.io.length : 0;
+}
+
+/** The address of what the kernel uses: op's bytes, or its struct iovec array. `empty` stands in for zero-length memory. */
+function stagedAddress(op: Operation, empty: number): number {
+  if (op.iov) return iovAddress(op, empty);
+  if (op.block) return regionAddress(op.block);
+  if (!op.io || op.length === 0) return empty;
+  return addressOf(op.io);
+}
+
+/** Fills op's struct iovec array with the addresses of its in-flight memory. */
+function iovAddress(op: Operation, empty: number): number {
+  const iov = op.iov!;
+  const views = op.ioViews!;
+  for (let i = 0; i < views.length; i++) {
+    const view = views[i]!;
+    const address = view.length > 0 ? addressOf(view) : empty;
+    iov[i * 4] = address >>> 0;
+    iov[i * 4 + 1] = (address / TWO_POW_32) >>> 0;
+    iov[i * 4 + 2] = view.length;
+  }
+  return addressOf(iov);
+}
+
+/** Copies a bounced read's bytes into the caller's memory; false if it was detached meanwhile. */
+export function copyBack(op: Operation, result: number): boolean {
+  if (op.view) {
+    if (currentLength(op.view) !== op.length) return false;
+    const region = op.io!;
+    copyBytes(op.view, result === region.length ? region : region.subarray(0, result));
+    return true;
+  }
+  const views = op.views!;
+  const segments = op.ioViews!;
+  let left = result;
+  for (let i = 0; i < views.length && left > 0; i++) {
+    const view = views[i]!;
+    const length = Math.min(left, segments[i]!.length);
+    if (currentLength(view) !== op.lengths![i]) return false;
+    if (segments[i] !== view) copyBytes(view, segments[i]!.subarray(0, length));
+    left -= length;
+  }
+  return true;
+}

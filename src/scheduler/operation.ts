@@ -1,0 +1,45 @@
+/** One queued or in-flight operation: what the scheduler owns for it until its completion is reaped. */
+import { OP_READ, OP_READV } from "../backends/backend.ts";
+import type { BounceBlock } from "../bounce.ts";
+import type { AbortSignalLike } from "../validate.ts";
+
+export const QUEUED = 0;
+export const IN_FLIGHT = 1;
+export const SETTLED = 2;
+/** Its promise was rejected (aborted); the slot still holds the memory until the kernel is done. */
+export const ABANDONED = 3;
+
+export class Operation {
+  slot = -1;
+  state = QUEUED;
+  resolve!: (value: number) => void;
+  reject!: (reason: unknown) => void;
+  /** Vectored ops: caio's own views of the caller's buffers, and the struct iovec array the kernel reads (4 u32 words each). */
+  views: Uint8Array[] | null = null;
+  /** The views' lengths at the call: a different length later means a view's memory was detached. */
+  lengths: number[] | null = null;
+  iov: Uint32Array | null = null;
+  /** What the kernel reads or fills while in flight: the view itself if pinned, else a bounce region. */
+  io: Uint8Array | null = null;
+  ioViews: Uint8Array[] | null = null;
+  /** Bounce memory this op holds until it is reaped. */
+  block: BounceBlock | null = null;
+
+  constructor(
+    readonly opcode: number,
+    readonly fd: number,
+    readonly offset: number,
+    /** caio's own view of the caller's bytes (views.ts); for reads, the kernel's bytes end up there. */
+    public view: Uint8Array | null,
+    /** Bytes of `view` at the call; for vectored ops, the number of buffers. */
+    readonly length: number,
+    readonly priority: number,
+    readonly signal: AbortSignalLike | undefined,
+    /** `view` was allocated by caio and is not visible to anyone else until the op settles. */
+    readonly privateView = false,
+  ) {}
+}
+
+export function isRead(opcode: number): boolean {
+  return opcode === OP_READ || opcode === OP_READV;
+}
