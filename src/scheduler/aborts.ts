@@ -49,7 +49,12 @@ export class AbortWatch {
     const watched = this.#watched.get(signal);
     if (!watched) return;
     this.#watched.delete(signal);
-    const reason = signal.reason;
+    let reason: unknown;
+    try {
+      reason = signal.reason;
+    } catch (error) {
+      reason = error; // a signal-like object whose reason getter throws still aborts its operations
+    }
     for (const op of watched.ops) this.onAbort(op, reason);
   }
 }
