@@ -76,6 +76,23 @@ export class AbortError extends Error {
 }
 
 /**
+ * AbortErrors for every operation one abort reached, made without capturing a stack:
+ * created in the abort listener, a stack would only show the abort() call (the same
+ * for all of them), and capturing 65,536 of them costs more than the abort itself.
+ */
+export function abortErrors(count: number, cause: unknown): AbortError[] {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    const errors: AbortError[] = new Array(count);
+    for (let i = 0; i < count; i++) errors[i] = new AbortError(undefined, { cause });
+    return errors;
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
  * A failed system call as Node reports it: `EBADF: bad file descriptor, read`, with
  * an optional explanation appended. Created in the awaiting public method, so the
  * stack (with its async frames) leads back to the caller.

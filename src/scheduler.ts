@@ -72,10 +72,12 @@ export class Scheduler {
   /** Non-null address for zero-length operations, which the kernel never dereferences. */
   readonly #emptyAddress: number;
   readonly #emptyBuffer = Buffer.alloc(8);
-  readonly #aborts = new AbortWatch((op, reason) => this.#abort(op, reason));
+  readonly #aborts = new AbortWatch((op, error) => this.#abort(op, error));
   /** Aborted in-flight operations whose cancel goes out with the next flush, all in one backend call. */
   #cancels: Operation[] = [];
   readonly #cancelSlots: Uint32Array;
+  #reapRetry: ReturnType<typeof setTimeout> | undefined;
+  #reapRetryMs = 0;
 
   constructor(backend: Backend) {
     this.#backend = backend;
@@ -341,7 +343,7 @@ export class Scheduler {
     const finished: (Operation | number)[] = [];
     const { done, capacity } = this.#backend;
     for (;;) {
-      const count = this.#backend.reap();
+      const count = this.#reapOnce();
       if (count <= 0) break;
       for (let i = 0; i < count; i++) {
         const slot = done[i * DONE_WORDS]!;
@@ -357,6 +359,28 @@ export class Scheduler {
       this.#settleReaped(finished[i] as Operation, finished[i + 1] as number);
     }
     return finished.length / 2;
+  }
+
+  /**
+   * backend.reap(), or 0 when it throws: the completions stay in the backend, and
+   * since no wake-up may come for them, the pump is retried on a timer (1 ms,
+   * doubling to 1 s while reaping keeps failing).
+   */
+  #reapOnce(): number {
+    try {
+      const count = this.#backend.reap();
+      this.#reapRetryMs = 0;
+      return count;
+    } catch {
+      if (this.#reapRetry === undefined) {
+        this.#reapRetryMs = Math.min(Math.max(1, this.#reapRetryMs * 2), 1000);
+        this.#reapRetry = setTimeout(() => {
+          this.#reapRetry = undefined;
+          this.#pump();
+        }, this.#reapRetryMs);
+      }
+      return 0;
+    }
   }
 
   /** Settles a reaped op; its memory is released whatever happens. */
@@ -387,8 +411,7 @@ export class Scheduler {
     this.#aborts.unwatch(op);
   }
 
-  #abort(op: Operation, cause: unknown): void {
-    const reason = new AbortError(undefined, { cause });
+  #abort(op: Operation, reason: AbortError): void {
     if (op.state === QUEUED) {
       this.#settleQueued(op, reason);
       this.#finishCloseIfIdle();

@@ -26,6 +26,8 @@ const dataViewBuffer = getterOf(DataView.prototype, "buffer") as (this: unknown)
 const dataViewByteOffset = getterOf(DataView.prototype, "byteOffset") as (this: unknown) => number;
 const dataViewByteLength = getterOf(DataView.prototype, "byteLength") as (this: unknown) => number;
 const arrayBufferDetached = getterOf(ArrayBuffer.prototype, "detached") as (this: unknown) => boolean;
+const arrayBufferByteLength = getterOf(ArrayBuffer.prototype, "byteLength") as (this: unknown) => number;
+const sharedArrayBufferByteLength = getterOf(SharedArrayBuffer.prototype, "byteLength") as (this: unknown) => number;
 const typedArraySet = Uint8Array.prototype.set;
 const isArrayBufferView = ArrayBuffer.isView;
 const isArray = Array.isArray;
@@ -77,10 +79,15 @@ export function ownView(value: unknown): Uint8Array | ViewProblem {
   return new OwnUint8Array(buffer, offset, length);
 }
 
-/** caio's own Uint8Array over a whole ArrayBuffer or SharedArrayBuffer; "detached" for a detached one. */
+/**
+ * caio's own Uint8Array over a whole ArrayBuffer or SharedArrayBuffer as long as it
+ * is now (a fixed length: a growable buffer grown later does not change it);
+ * "detached" for a detached one.
+ */
 export function ownBytesOfBuffer(buffer: ArrayBufferLike): Uint8Array | "detached" {
-  if (!isSharedArrayBuffer(buffer) && arrayBufferDetached.call(buffer)) return "detached";
-  return new OwnUint8Array(buffer);
+  if (isSharedArrayBuffer(buffer)) return new OwnUint8Array(buffer, 0, sharedArrayBufferByteLength.call(buffer));
+  if (arrayBufferDetached.call(buffer)) return "detached";
+  return new OwnUint8Array(buffer, 0, arrayBufferByteLength.call(buffer));
 }
 
 /**

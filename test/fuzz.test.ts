@@ -3,8 +3,13 @@
  * calls with random wrong (and right) arguments — wrong types and ranges, closed and
  * never-open descriptors, a directory, listening and connected sockets, a pipe, huge
  * sizes, detached buffers, aborted signals, bad priorities, closed contexts, random
- * Context options — in bursts of 100 per tick. It passes when the subprocess exits on
- * its own with code 0 and every call settled with a typed error or a correct result.
+ * Context options — and hostile shapes (issue 13): views of every type lying about
+ * byteLength, byteOffset, buffer or length through a subclass or an own getter, Proxies,
+ * readv/writev arrays and option objects whose getters return something else on a
+ * second read, duck-typed and polyfill signals, ioprio classes 4–7, growable
+ * SharedArrayBuffers grown right after the call — in bursts of 100 per tick. It passes
+ * when the subprocess exits on its own with code 0 and every call settled with a typed
+ * error or a correct result (a lying view judged by the memory it really views).
  *
  * The seed is fixed (so a failure reproduces) unless CAIO_FUZZ_SEED is set; the child's
  * stderr names each bad call and the command that reruns it.
@@ -25,6 +30,8 @@ interface Summary {
   violations: number;
   ms: number;
   counts: Record<string, number>;
+  /** Arguments of each hostile shape drawn. */
+  hostile: Record<string, number>;
 }
 
 describe.each(backends.map((b) => [b.name, b] as const))("%s backend bad-input fuzz", (name, backend) => {
@@ -70,6 +77,20 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend bad-input f
       for (const code of ["ERR_INVALID_ARG_TYPE", "ERR_OUT_OF_RANGE", "ERR_INVALID_STATE", "ERR_CONTEXT_CLOSED", "ABORT_ERR"]) {
         expect(counts[code]).toBeGreaterThan(50);
       }
+      // Every hostile shape was really drawn, not left to chance.
+      const drawn = Object.fromEntries(
+        [
+          "lying view",
+          "detached lying view",
+          "proxy",
+          "changing list",
+          "changing option",
+          "signal-like",
+          "ioprio class 4-7",
+          "growable SharedArrayBuffer",
+        ].map((shape) => [shape, (summary!.hostile[shape] ?? 0) > 50]),
+      );
+      expect(drawn).toEqual(Object.fromEntries(Object.keys(drawn).map((shape) => [shape, true])));
     },
     30_000,
   );

@@ -3,29 +3,32 @@
  * operation made one AbortSignal over N operations cost O(N) per listener removal,
  * O(N²) in all; here watching, unwatching and aborting are O(1) per operation.
  */
+import { abortErrors, type AbortError } from "../errors.ts";
 import type { AbortSignalLike } from "../validate.ts";
 import type { Operation } from "./operation.ts";
 
 interface Watched {
   readonly listener: () => void;
-  readonly ops: Set<Operation>;
+  /** Unordered; each op knows its index (op.watchIndex), so removal swaps the last one in. */
+  readonly ops: Operation[];
 }
 
 export class AbortWatch {
   readonly #watched = new Map<AbortSignalLike, Watched>();
 
-  /** `onAbort` is called for every watched operation of a signal that fires, with the signal's reason. */
-  constructor(private readonly onAbort: (op: Operation, reason: unknown) => void) {}
+  /** `onAbort` is called for every watched operation of a signal that fires, with its own AbortError. */
+  constructor(private readonly onAbort: (op: Operation, error: AbortError) => void) {}
 
   /** Starts watching op.signal for op. Throws what the signal's addEventListener throws (a hostile signal-like object). */
   watch(op: Operation): void {
     const signal = op.signal!;
     const watched = this.#watched.get(signal);
     if (watched) {
-      watched.ops.add(op);
+      op.watchIndex = watched.ops.push(op) - 1;
       return;
     }
-    const ops = new Set<Operation>([op]);
+    const ops = [op];
+    op.watchIndex = 0;
     const listener = () => this.#fire(signal);
     signal.addEventListener("abort", listener);
     this.#watched.set(signal, { listener, ops });
@@ -36,7 +39,13 @@ export class AbortWatch {
     const signal = op.signal;
     if (!signal) return;
     const watched = this.#watched.get(signal);
-    if (!watched || !watched.ops.delete(op) || watched.ops.size > 0) return;
+    if (!watched || watched.ops[op.watchIndex] !== op) return;
+    const last = watched.ops.pop()!;
+    if (last !== op) {
+      watched.ops[op.watchIndex] = last;
+      last.watchIndex = op.watchIndex;
+    }
+    if (watched.ops.length > 0) return;
     this.#watched.delete(signal);
     try {
       signal.removeEventListener("abort", watched.listener);
@@ -55,6 +64,8 @@ export class AbortWatch {
     } catch (error) {
       reason = error; // a signal-like object whose reason getter throws still aborts its operations
     }
-    for (const op of watched.ops) this.onAbort(op, reason);
+    const ops = watched.ops;
+    const errors = abortErrors(ops.length, reason);
+    for (let i = 0; i < ops.length; i++) this.onAbort(ops[i]!, errors[i]!);
   }
 }

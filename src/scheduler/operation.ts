@@ -24,6 +24,8 @@ export class Operation {
   ioViews: Uint8Array[] | null = null;
   /** Bounce memory this op holds until it is reaped. */
   block: BounceBlock | null = null;
+  /** Position among the operations watching the same AbortSignal (scheduler/aborts.ts). */
+  watchIndex = -1;
 
   constructor(
     readonly opcode: number,
