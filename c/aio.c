@@ -3,6 +3,14 @@
  * syscalls, no libaio. Every iocb carries IOCB_FLAG_RESFD so each completion bumps
  * one eventfd, relayed to the wake socket (wake.h) for completions that arrive
  * later than the submitting call.
+ *
+ * Kernel AIO is asynchronous only for O_DIRECT reads and overwrites: io_submit does
+ * any other op itself before it returns (buffered I/O, an O_DIRECT write that
+ * extends the file or covers part of a block, anything on a file served over the
+ * network or by a FUSE daemon; pipes and sockets it would block on forever). Those
+ * go to a thread pool (workers.h) instead, started with the first such op; its
+ * completions come out of the same reap and its workers write the same wake socket.
+ * See route_of.
  */
 #define _GNU_SOURCE
 #include <linux/aio_abi.h>
@@ -14,19 +22,35 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "fsclass.h"
+#include "owner.h"
 #include "wake.h"
+#include "workers.h"
+
+/* Where a slot's op went, by slot. */
+enum via {
+	VIA_AIO = 0,
+	VIA_POOL,
+	VIA_EARLY, /* completed by the submitting call itself, with early_res[slot] */
+};
 
 struct aio_backend {
 	aio_context_t ctx;
+	struct owner_link owner; /* closed by its thread's exit if JavaScript never closes it (owner.h) */
 	struct wake wake;
+	struct workers pool; /* started by the first op kernel AIO would run inline */
+	struct mount_cache mounts;
+	struct fd_memo memo;
 	uint32_t capacity;
 	uint32_t refused_count;
 	uint64_t submit_calls;
 	/* Indexed by user_data: io_cancel identifies a request by the iocb address it was submitted with. */
 	struct iocb *iocbs;
+	uint8_t *via;        /* enum via */
+	int32_t *early_res;  /* the result of a VIA_EARLY op */
 	struct iocb **batch;
 	struct io_event *events;
-	/* Operations io_submit refused outright; reported by the next reap so every op completes once. */
+	/* Operations completed at submit time; reported by the next reap so every op completes once. */
 	struct caio_done *refused;
 };
 
@@ -58,8 +82,13 @@ static long sys_io_cancel(aio_context_t ctx, struct iocb *iocb, struct io_event 
 
 static void free_backend(struct aio_backend *b)
 {
+	/* The workers finish what they hold before the socket they write goes. */
+	workers_stop(&b->pool);
 	wake_close(&b->wake);
+	workers_free(&b->pool);
 	free(b->iocbs);
+	free(b->via);
+	free(b->early_res);
 	free(b->batch);
 	free(b->events);
 	free(b->refused);
@@ -69,10 +98,12 @@ static void free_backend(struct aio_backend *b)
 static int alloc_tables(struct aio_backend *b, uint32_t capacity)
 {
 	b->iocbs = calloc(capacity, sizeof(*b->iocbs));
+	b->via = calloc(capacity, sizeof(*b->via));
+	b->early_res = calloc(capacity, sizeof(*b->early_res));
 	b->batch = calloc(capacity, sizeof(*b->batch));
 	b->events = calloc(capacity, sizeof(*b->events));
 	b->refused = calloc(capacity, sizeof(*b->refused));
-	if (!b->iocbs || !b->batch || !b->events || !b->refused)
+	if (!b->iocbs || !b->via || !b->early_res || !b->batch || !b->events || !b->refused)
 		return -ENOMEM;
 	return 0;
 }
@@ -80,21 +111,23 @@ static int alloc_tables(struct aio_backend *b, uint32_t capacity)
 /*
  * Creates a context for `capacity` operations in flight and stores its handle in
  * *out. Returns 0 or -errno: -EAGAIN when fs.aio-max-nr is exhausted, -ENOSYS or
- * -EPERM when the kernel or a seccomp sandbox refuses AIO. `option` is unused.
+ * -EPERM when the kernel or a seccomp sandbox refuses AIO. `option` is the most
+ * pool threads to start (0: default_threads(capacity)); none run before the first
+ * op that needs one.
  */
 CAIO_EXPORT int caio_aio_open(uint32_t capacity, uint32_t option, void **out)
 {
 	struct aio_backend *b;
 	int ret;
 
-	(void)option;
-	if (capacity == 0 || capacity > 65536)
+	if (capacity == 0 || capacity > 65536 || option > 1024)
 		return -EINVAL;
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	b->capacity = capacity;
 	wake_init(&b->wake);
+	workers_init(&b->pool, &b->wake, capacity, option ? option : default_threads(capacity), "caio-aio-pool");
 	ret = alloc_tables(b, capacity);
 	if (ret < 0)
 		goto err;
@@ -103,6 +136,9 @@ CAIO_EXPORT int caio_aio_open(uint32_t capacity, uint32_t option, void **out)
 		goto err;
 	}
 	ret = wake_open(&b->wake, true);
+	if (ret < 0)
+		goto err_destroy;
+	ret = owner_register(&b->owner, b);
 	if (ret < 0)
 		goto err_destroy;
 	*out = b;
@@ -152,39 +188,90 @@ static int validate_ops(const struct aio_backend *b, const struct caio_op *ops, 
 	return 0;
 }
 
-static void complete_early(struct aio_backend *b, const struct iocb *cb, int32_t res)
+static void complete_early(struct aio_backend *b, uint32_t user_data, int32_t res)
 {
-	b->refused[b->refused_count].user_data = (uint32_t)cb->aio_data;
+	b->refused[b->refused_count].user_data = user_data;
 	b->refused[b->refused_count].res = res;
 	b->refused_count++;
 }
 
-/* Remembers the last descriptor checked, so a batch on one file costs one fstat. */
-struct fd_check {
-	int fd;
-	int refusal;
-};
+/* Bytes a write moves: its length, or its iovecs' total (a count the kernel would refuse is left to it). */
+static uint64_t write_bytes(const struct caio_op *op)
+{
+	const struct iovec *iov = (const struct iovec *)(uintptr_t)op->buf;
+	uint64_t total = 0;
+
+	if (op->opcode == CAIO_OP_WRITE)
+		return op->len;
+	if (op->len > CAIO_IOV_MAX)
+		return 0;
+	for (uint32_t i = 0; i < op->len; i++)
+		total += iov[i].iov_len;
+	return total;
+}
 
 /*
- * Buffered AIO on a pipe, FIFO, socket or character device runs synchronously
- * inside io_submit and can block the calling (JavaScript) thread forever, so such
- * reads and writes are refused with ESPIPE, as pread(2) refuses them.
+ * Whether kernel AIO queues this op on an O_DIRECT descriptor and returns, rather
+ * than doing it inside io_submit: reads and fsyncs of local regular files and block
+ * devices (fsync runs on a kernel workqueue since 4.18), and writes that neither
+ * extend the file (ext4 and XFS wait for those; the size is checked once per
+ * submitting call, and O_APPEND always extends) nor cover part of a file-system
+ * block (they wait for every O_DIRECT request in flight on the file).
  */
-static int refusal_for(struct fd_check *check, const struct caio_op *op)
+static bool aio_queues(const struct fd_facts *f, int flags, const struct caio_op *op)
 {
-	struct stat st;
+	uint64_t bytes;
 
-	if (op->opcode == CAIO_OP_FSYNC || op->opcode == CAIO_OP_FDSYNC)
-		return 0;
-	if (op->fd == check->fd)
-		return check->refusal;
-	check->fd = op->fd;
-	/* A bad descriptor is left for io_submit to report. */
-	if (fstat(op->fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode)))
-		check->refusal = -ESPIPE;
-	else
-		check->refusal = 0;
-	return check->refusal;
+	if (f->err < 0 || f->remote || !(S_ISREG(f->mode) || S_ISBLK(f->mode)))
+		return false;
+	if (op->opcode != CAIO_OP_WRITE && op->opcode != CAIO_OP_WRITEV)
+		return true;
+	if (S_ISBLK(f->mode))
+		return true;
+	if (flags & O_APPEND)
+		return false;
+	bytes = write_bytes(op);
+	if (op->offset + bytes > f->size)
+		return false;
+	return f->blksize == 0 || ((op->offset | bytes) % f->blksize) == 0;
+}
+
+/*
+ * Where the pool cannot start (no thread, no memory): the kernel does the op
+ * inline, as before the pool existed, except on a pipe, FIFO, socket or character
+ * device, where buffered AIO could block forever: refused with ESPIPE, as pread(2)
+ * refuses them.
+ */
+static enum via without_pool(struct aio_backend *b, struct fd_facts *f, uint32_t slot)
+{
+	fd_stat(f, &b->mounts);
+	if (f->err == 0 && (S_ISFIFO(f->mode) || S_ISSOCK(f->mode) || S_ISCHR(f->mode))) {
+		b->early_res[slot] = -ESPIPE;
+		return VIA_EARLY;
+	}
+	return VIA_AIO;
+}
+
+/*
+ * Decides where an op goes: kernel AIO when it only queues it (see aio_queues), the
+ * pool otherwise. A descriptor costs one fcntl per submitting call, and an O_DIRECT
+ * one a statx too; a bad descriptor completes at once with fcntl's error.
+ */
+static enum via route_of(struct aio_backend *b, const struct caio_op *op)
+{
+	struct fd_facts *f = fd_facts(&b->memo, op->fd);
+	int flags = fd_flags(f);
+
+	if (flags < 0) {
+		b->early_res[op->user_data] = flags;
+		return VIA_EARLY;
+	}
+	if (flags & O_DIRECT) {
+		fd_stat(f, &b->mounts);
+		if (aio_queues(f, flags, op))
+			return VIA_AIO;
+	}
+	return workers_usable(&b->pool) ? VIA_POOL : without_pool(b, f, op->user_data);
 }
 
 /*
@@ -207,48 +294,76 @@ static uint32_t submit_batch(struct aio_backend *b, uint32_t count)
 		if (errno == EINTR)
 			continue;
 		/* io_submit reports the error of the first iocb it could not queue. */
-		complete_early(b, b->batch[done], -errno);
+		complete_early(b, (uint32_t)b->batch[done]->aio_data, -errno);
 		done++;
 	}
 	return done;
 }
 
+/* Index in ops[] of the AIO op after the first `taken` ones (the first io_submit did not take). */
+static uint32_t aio_op_index(const struct aio_backend *b, const struct caio_op *ops, uint32_t taken)
+{
+	uint32_t i = 0;
+
+	for (;; i++) {
+		if (b->via[ops[i].user_data] == VIA_AIO && taken-- == 0)
+			return i;
+	}
+}
+
+/* Routes ops[0..n) and writes an iocb into b->batch for each that goes to the kernel; returns how many. */
+static uint32_t prepare(struct aio_backend *b, const struct caio_op *ops, uint32_t n)
+{
+	uint32_t pending = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t slot = ops[i].user_data;
+
+		b->via[slot] = (uint8_t)route_of(b, &ops[i]);
+		if (b->via[slot] != VIA_AIO)
+			continue;
+		prep_iocb(b, &b->iocbs[slot], &ops[i]);
+		b->batch[pending++] = &b->iocbs[slot];
+	}
+	return pending;
+}
+
+/* Hands the pool's ops among ops[0..n) to it and records the ones completed at submit time. */
+static void dispatch_rest(struct aio_backend *b, const struct caio_op *ops, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t slot = ops[i].user_data;
+
+		if (b->via[slot] == VIA_EARLY)
+			complete_early(b, slot, b->early_res[slot]);
+	}
+	if (b->pool.started > 0 && workers_submit_routed(&b->pool, ops, n, b->via, VIA_POOL) > 0)
+		b->submit_calls++;
+}
+
 /*
- * Submits ops[0..n) with as few io_submit calls as the kernel allows. Returns how
- * many ops were consumed from the front of the array: each of them completes
- * exactly once through caio_aio_reap (an op refused at submit time, such as EBADF
- * or ESPIPE for a pipe, completes with that error). The rest stay with the caller,
- * to be offered again after completions free kernel resources. Returns -EAGAIN
- * only when nothing at all could be submitted for lack of resources.
+ * Submits ops[0..n): those kernel AIO only queues with as few io_submit calls as
+ * the kernel allows, the rest to the pool (see route_of). Returns how many ops were
+ * consumed from the front of the array: each of them completes exactly once
+ * through caio_aio_reap (an op refused at submit time, such as EBADF, completes
+ * with that error). The rest stay with the caller, to be offered again after
+ * completions free kernel resources. Returns -EAGAIN only when nothing at all could
+ * be submitted for lack of resources.
  */
 CAIO_EXPORT int caio_aio_submit(void *handle, const struct caio_op *ops, uint32_t n)
 {
 	struct aio_backend *b = handle;
-	struct fd_check check = { .fd = -1, .refusal = 0 };
-	uint32_t consumed = 0, pending = 0;
+	uint32_t pending, queued, consumed = n;
 
 	if (n > b->capacity || validate_ops(b, ops, n) < 0)
 		return -EINVAL;
-	for (uint32_t i = 0; i < n; i++) {
-		int refusal = refusal_for(&check, &ops[i]);
-		struct iocb *cb = &b->iocbs[ops[i].user_data];
-
-		prep_iocb(b, cb, &ops[i]);
-		if (refusal == 0) {
-			b->batch[pending++] = cb;
-			continue;
-		}
-		/* Submit what precedes the refused op first, so consumption stays a prefix. */
-		uint32_t queued = submit_batch(b, pending);
-		consumed += queued;
-		if (queued < pending)
-			goto out;
-		pending = 0;
-		complete_early(b, cb, refusal);
-		consumed++;
-	}
-	consumed += submit_batch(b, pending);
-out:
+	fd_memo_reset(&b->memo);
+	pending = prepare(b, ops, n);
+	queued = submit_batch(b, pending);
+	/* What follows the first iocb the kernel did not take stays with the caller, pool ops included. */
+	if (queued < pending)
+		consumed = aio_op_index(b, ops, queued);
+	dispatch_rest(b, ops, consumed);
 	if (consumed == 0 && n > 0)
 		return -EAGAIN;
 	return (int)consumed;
@@ -274,6 +389,8 @@ CAIO_EXPORT int caio_aio_reap(void *handle, struct caio_done *out, uint32_t max)
 	uint32_t n = take_refused(b, out, max);
 	long got;
 
+	if (n < max && b->pool.started > 0)
+		n += workers_reap(&b->pool, out + n, max - n);
 	if (n == max)
 		return (int)n;
 	if (max - n > b->capacity)
@@ -300,14 +417,16 @@ static int validate_slots(const struct aio_backend *b, const uint32_t *slots, ui
 }
 
 /*
- * Asks the kernel to cancel the ops in slots[0..n), one io_cancel each, and returns
- * n (all taken), or -EINVAL (nothing asked) when n > capacity or a slot is out of
- * range. Each op still completes once through the ring, with -ECANCELED or its
- * own result: since Linux 3.12 ("aio: io_cancel() no longer returns the io_event")
- * a cancelled request answers -EINPROGRESS and its event goes to the ring, never
- * to io_cancel's result argument. Regular-file I/O is never cancellable, so
- * -EINVAL is the usual answer; the lookup walks only ctx->active_reqs, which holds
- * just the requests that can be cancelled (none for files): O(1) per call here.
+ * Cancels the ops in slots[0..n) and returns n (all taken), or -EINVAL (nothing
+ * asked) when n > capacity or a slot is out of range. A queued op of the pool's
+ * completes with -ECANCELED at once (a running one keeps its own result); the
+ * kernel's get one io_cancel each. Each op still completes once, through reap,
+ * with -ECANCELED or its own result: since Linux 3.12 ("aio: io_cancel() no longer
+ * returns the io_event") a cancelled request answers -EINPROGRESS and its event
+ * goes to the ring, never to io_cancel's result argument. Regular-file I/O is
+ * never cancellable, so -EINVAL is the usual answer; the lookup walks only
+ * ctx->active_reqs, which holds just the requests that can be cancelled (none for
+ * files): O(1) per call here.
  */
 CAIO_EXPORT int caio_aio_cancel(void *handle, const uint32_t *slots, uint32_t n)
 {
@@ -316,8 +435,12 @@ CAIO_EXPORT int caio_aio_cancel(void *handle, const uint32_t *slots, uint32_t n)
 
 	if (n > b->capacity || validate_slots(b, slots, n) < 0)
 		return -EINVAL;
-	for (uint32_t i = 0; i < n; i++)
-		sys_io_cancel(b->ctx, &b->iocbs[slots[i]], &ignored);
+	if (b->pool.started > 0)
+		workers_cancel(&b->pool, slots, n, b->via, VIA_POOL);
+	for (uint32_t i = 0; i < n; i++) {
+		if (b->via[slots[i]] == VIA_AIO)
+			sys_io_cancel(b->ctx, &b->iocbs[slots[i]], &ignored);
+	}
 	return (int)n;
 }
 
@@ -327,7 +450,7 @@ CAIO_EXPORT int caio_aio_wake_fd(void *handle)
 	return wake_hand_over(&((struct aio_backend *)handle)->wake);
 }
 
-/* Copies the backend's counters into *out. */
+/* Copies the backend's counters into *out; submit_calls counts io_submit calls and hand-offs to the pool. */
 CAIO_EXPORT int caio_aio_info(void *handle, struct caio_info *out)
 {
 	struct aio_backend *b = handle;
@@ -339,16 +462,25 @@ CAIO_EXPORT int caio_aio_info(void *handle, struct caio_info *out)
 }
 
 /*
- * Destroys the context. io_destroy waits for every request still in the kernel,
- * so no buffer is written after this returns; the handle is freed.
+ * Destroys the context, after the pool has finished every op it holds; io_destroy
+ * waits for every request still in the kernel, so no buffer is written after this
+ * returns. The handle is freed.
  */
 CAIO_EXPORT int caio_aio_close(void *handle)
 {
 	struct aio_backend *b = handle;
 	int ret = 0;
 
+	owner_unregister(&b->owner);
+	workers_stop(&b->pool);
 	if (sys_io_destroy(b->ctx) < 0)
 		ret = -errno;
 	free_backend(b);
 	return ret;
+}
+
+/* An orphan (owner.h): io_destroy waits for its requests, then everything is freed. */
+static int owner_close_orphan(void *handle)
+{
+	return caio_aio_close(handle);
 }

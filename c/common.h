@@ -64,7 +64,7 @@ struct caio_done {
 
 /* Counters read by ctx.stats and the tests; all monotonically increasing. */
 struct caio_info {
-	uint64_t submit_calls; /* submitting syscalls made (io_submit, io_uring_enter) */
+	uint64_t submit_calls; /* submitting syscalls made (io_submit, io_uring_enter) and hand-offs to a pool */
 	uint32_t capacity;     /* operations the backend accepts in flight */
 	uint32_t features;     /* backend-specific flag bits that initialisation accepted */
 };

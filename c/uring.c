@@ -9,6 +9,12 @@
  * the SQ head and the CQ tail. The kernel only reads the SQ during io_uring_enter,
  * so SQEs it did not consume can be taken back by moving our tail.
  *
+ * Ops on a file served over a network or by a FUSE daemon (fsclass.h) go to a
+ * small thread pool (workers.h) instead of the ring: io_uring_enter would run them
+ * inline for the whole round trip, and io_uring returns wrong bytes for a short
+ * FUSE read. If no worker can be started they take the ring after all. The pool's
+ * completions come out of the same reap and its workers write the same wake socket.
+ *
  * The CQ never overflows, by construction: every op and every cancellation the
  * kernel took owes one CQE until drain_cq consumes it, and submit and cancel take
  * no more than keeps that debt within the CQ's size (cq_room). An overflow would
@@ -27,7 +33,10 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "fsclass.h"
+#include "owner.h"
 #include "wake.h"
+#include "workers.h"
 
 #ifdef __TINYC__
 /*
@@ -109,9 +118,20 @@ struct cq_ring {
 	struct io_uring_cqe *cqes;
 };
 
+/* Where a slot's op went, by slot; only read for cancels. */
+enum via {
+	VIA_RING = 0,
+	VIA_POOL,
+};
+
 struct uring_backend {
 	int ring_fd;
+	struct owner_link owner; /* closed by its thread's exit if JavaScript never closes it (owner.h) */
 	struct wake wake;
+	struct workers pool; /* started by the first op on a remote file system */
+	uint8_t *via;        /* enum via, by slot */
+	struct mount_cache mounts;
+	struct fd_memo memo;
 	uint32_t capacity;
 	uint32_t setup_flags;
 	uint32_t in_flight; /* submitted ops whose CQE was not reaped yet (cancels excluded) */
@@ -270,11 +290,15 @@ static int open_wake(struct uring_backend *b)
 
 static void free_backend(struct uring_backend *b)
 {
+	/* The workers finish what they hold before the socket they write goes. */
+	workers_stop(&b->pool);
 	unmap_rings(b);
 	/* The ring first: once it is gone nothing signals the eventfd the relay reads. */
 	if (b->ring_fd >= 0)
 		close(b->ring_fd);
 	wake_close(&b->wake);
+	workers_free(&b->pool);
+	free(b->via);
 	free(b);
 }
 
@@ -298,6 +322,13 @@ CAIO_EXPORT int caio_uring_open(uint32_t capacity, uint32_t option, void **out)
 		return -ENOMEM;
 	b->capacity = capacity;
 	wake_init(&b->wake);
+	workers_init(&b->pool, &b->wake, capacity, default_threads(capacity), "caio-uring-pool");
+	b->ring_fd = -1;
+	b->via = calloc(capacity, 1);
+	if (!b->via) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	b->ring_fd = setup_ring(capacity, option, &p);
 	if (b->ring_fd < 0) {
 		ret = b->ring_fd;
@@ -314,6 +345,9 @@ CAIO_EXPORT int caio_uring_open(uint32_t capacity, uint32_t option, void **out)
 	ret = open_wake(b);
 	if (ret < 0)
 		goto err;
+	ret = owner_register(&b->owner, b);
+	if (ret < 0)
+		goto err;
 	*out = b;
 	return 0;
 err:
@@ -327,19 +361,39 @@ err:
  * the other cores meanwhile (+10% on cached 1 MiB reads at 4 in flight here).
  * O_DIRECT reads are left alone: punted, each would hold a blocked io-wq worker for
  * the device's whole latency, capping the queue depth at the worker limit. The
- * fcntl costs far less than copying 256 KiB.
+ * fcntl, once per descriptor per submitting call, costs far less than copying 256 KiB.
+ *
+ * Smaller buffered reads that miss the cache stay inline too: the kernel starts the
+ * readahead and never waits for the device inside io_uring_enter; a read whose data
+ * arrives while the call still runs is copied as task work on its way out, the same
+ * CPU a cached read costs (64 x 128 KiB: 20-26 ms of system time cold, 16-22 ms
+ * cached, on the 2-vCPU development VM).
  */
 #define ASYNC_READ_BYTES (256u * 1024)
 
-static bool copies_off_thread(const struct caio_op *op)
+/* How an op is issued: decided once per op from what the batch learnt about its descriptor. */
+enum route {
+	ROUTE_RING = 0,
+	ROUTE_RING_ASYNC, /* the ring, with IOSQE_ASYNC */
+	ROUTE_POOL,
+};
+
+static enum route route_of(struct uring_backend *b, const struct caio_op *op)
 {
-	if (op->opcode != CAIO_OP_READ || op->len < ASYNC_READ_BYTES)
-		return false;
-	int flags = fcntl((int)op->fd, F_GETFL);
-	return flags >= 0 && !(flags & O_DIRECT);
+	struct fd_facts *f = fd_facts(&b->memo, op->fd);
+	int flags;
+
+	fd_stat(f, &b->mounts);
+	/* A bad descriptor is the kernel's to report; one statx may not look at counts as remote. */
+	if (f->err < 0 ? f->err != -EBADF : f->remote)
+		return workers_usable(&b->pool) ? ROUTE_POOL : ROUTE_RING;
+	if (op->opcode != CAIO_OP_READ || op->len < ASYNC_READ_BYTES || !S_ISREG(f->mode))
+		return ROUTE_RING;
+	flags = fd_flags(f);
+	return flags >= 0 && !(flags & O_DIRECT) ? ROUTE_RING_ASYNC : ROUTE_RING;
 }
 
-static void prep_sqe(struct io_uring_sqe *sqe, const struct caio_op *op)
+static void prep_sqe(struct io_uring_sqe *sqe, const struct caio_op *op, bool async)
 {
 	static const uint8_t opcodes[] = {
 		[CAIO_OP_READ] = IORING_OP_READ,     [CAIO_OP_WRITE] = IORING_OP_WRITE,
@@ -351,6 +405,8 @@ static void prep_sqe(struct io_uring_sqe *sqe, const struct caio_op *op)
 	sqe->opcode = opcodes[op->opcode];
 	sqe->fd = op->fd;
 	sqe->user_data = op->user_data;
+	if (async)
+		sqe->flags |= IOSQE_ASYNC;
 	if (op->opcode == CAIO_OP_FSYNC || op->opcode == CAIO_OP_FDSYNC) {
 		/* No ioprio: the kernel rejects it (EINVAL) on opcodes that cannot use it, fsync among them. */
 		sqe->fsync_flags = op->opcode == CAIO_OP_FDSYNC ? IORING_FSYNC_DATASYNC : 0;
@@ -360,8 +416,6 @@ static void prep_sqe(struct io_uring_sqe *sqe, const struct caio_op *op)
 	sqe->addr = op->buf;
 	sqe->len = op->len;
 	sqe->off = op->offset;
-	if (copies_off_thread(op))
-		sqe->flags |= IOSQE_ASYNC;
 }
 
 static int validate_ops(const struct uring_backend *b, const struct caio_op *ops, uint32_t n)
@@ -503,36 +557,94 @@ static uint32_t sq_space(const struct uring_backend *b)
 	return b->sq.entries - (*b->sq.tail - load_acquire(b->sq.head));
 }
 
-/* Writes ops[0..count) into free SQEs and enters the kernel; see enter_batch. */
-static int submit_batch(struct uring_backend *b, const struct caio_op *ops, uint32_t count)
+/*
+ * Decides the route of ops[0..), writing an SQE for each that takes the ring, until
+ * `room` SQEs are written or the ops run out; records each slot's route in via[]. Returns
+ * how many ops it looked at; *sqes is how many SQEs it wrote.
+ */
+static uint32_t prepare_chunk(struct uring_backend *b, const struct caio_op *ops, uint32_t n, uint32_t room,
+			      uint32_t *sqes)
 {
 	unsigned tail = *b->sq.tail;
+	uint32_t i, count = 0;
 
-	for (uint32_t i = 0; i < count; i++)
-		prep_sqe(&b->sq.sqes[(tail + i) & b->sq.mask], &ops[i]);
-	return enter_batch(b, count);
+	for (i = 0; i < n; i++) {
+		enum route route = route_of(b, &ops[i]);
+
+		b->via[ops[i].user_data] = route == ROUTE_POOL ? VIA_POOL : VIA_RING;
+		if (route == ROUTE_POOL)
+			continue;
+		if (count == room)
+			break;
+		prep_sqe(&b->sq.sqes[(tail + count) & b->sq.mask], &ops[i], route == ROUTE_RING_ASYNC);
+		count++;
+	}
+	*sqes = count;
+	return i;
+}
+
+/* Index in ops[] of the ring op after the first `taken` ones (the first the kernel did not take). */
+static uint32_t ring_op_index(const struct uring_backend *b, const struct caio_op *ops, uint32_t taken)
+{
+	uint32_t i = 0;
+
+	for (;; i++) {
+		if (b->via[ops[i].user_data] == VIA_RING && taken-- == 0)
+			return i;
+	}
+}
+
+/*
+ * Submits a prefix of ops[0..n): the ring ops among the first ones, at most `room`,
+ * in one io_uring_enter, and the pool's ones before the first ring op the kernel
+ * did not take. Returns how many ops that prefix holds (*more: the rest may follow
+ * now), or -errno when it is empty (-EAGAIN when room is 0).
+ */
+static int submit_chunk(struct uring_backend *b, const struct caio_op *ops, uint32_t n, uint32_t room, bool *more)
+{
+	uint32_t sqes, end = prepare_chunk(b, ops, n, room, &sqes);
+	int ret = 0;
+
+	*more = end < n;
+	if (sqes > 0) {
+		ret = enter_batch(b, sqes);
+		if (ret < (int)sqes) {
+			end = ring_op_index(b, ops, ret < 0 ? 0 : (uint32_t)ret);
+			*more = false;
+		}
+		if (ret > 0)
+			b->in_flight += (uint32_t)ret;
+	}
+	if (end > 0 && b->pool.started > 0 && workers_submit_routed(&b->pool, ops, end, b->via, VIA_POOL) > 0)
+		b->submit_calls++;
+	if (end == 0)
+		return ret < 0 ? ret : -EAGAIN;
+	return (int)end;
 }
 
 /*
  * Submits ops[0..n), one io_uring_enter per SQ-ful (one in total unless n exceeds
- * the SQ size). Returns how many ops were consumed from the front: each completes
- * exactly once through caio_uring_reap (an op the kernel rejects completes with
- * its -errno). The rest stay with the caller. Returns -EAGAIN when none was taken
- * for lack of resources (in the kernel, or room in the CQ while cancellations are
- * in flight: see cq_room; ops already in flight then complete and make room), or
- * another -errno when the kernel refused outright.
+ * the SQ size), and hands the ops on remote file systems to the pool. Returns how
+ * many ops were consumed from the front: each completes exactly once through
+ * caio_uring_reap (an op the kernel rejects completes with its -errno). The rest
+ * stay with the caller. Returns -EAGAIN when none was taken for lack of resources
+ * (in the kernel, or room in the CQ while cancellations are in flight: see cq_room;
+ * ops already in flight then complete and make room), or another -errno when the
+ * kernel refused outright. Looks at each distinct descriptor once (fsclass.h).
  */
 CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint32_t n)
 {
 	struct uring_backend *b = handle;
 	uint32_t done = 0;
+	bool more = true;
 
 	if (n > b->capacity || validate_ops(b, ops, n) < 0)
 		return -EINVAL;
+	fd_memo_reset(&b->memo);
 	mute_eventfd(b, 1);
-	while (done < n) {
-		uint32_t count = min3(n - done, sq_space(b), cq_room(b, n - done));
-		int ret = count > 0 ? submit_batch(b, ops + done, count) : -EAGAIN;
+	while (done < n && more) {
+		uint32_t room = min3(n - done, sq_space(b), cq_room(b, n - done));
+		int ret = submit_chunk(b, ops + done, n - done, room, &more);
 
 		if (ret < 0) {
 			if (done == 0) {
@@ -542,9 +654,6 @@ CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint3
 			break;
 		}
 		done += (uint32_t)ret;
-		b->in_flight += (uint32_t)ret;
-		if ((uint32_t)ret < count)
-			break;
 	}
 	mute_eventfd(b, 0);
 	return (int)done;
@@ -589,6 +698,8 @@ CAIO_EXPORT int caio_uring_reap(void *handle, struct caio_done *out, uint32_t ma
 			return ret;
 		n += drain_cq(b, out + n, max - n);
 	}
+	if (n < max && b->pool.started > 0)
+		n += workers_reap(&b->pool, out + n, max - n);
 	return (int)n;
 }
 
@@ -601,14 +712,64 @@ static void prep_cancel(struct io_uring_sqe *sqe, uint32_t slot)
 	sqe->user_data = CANCEL_TAG | slot;
 }
 
-/* Writes one cancellation per slot into free SQEs and enters the kernel; see enter_batch. */
-static int cancel_batch(struct uring_backend *b, const uint32_t *slots, uint32_t count)
+/*
+ * Writes a cancellation for each of slots[0..) the ring holds, until `room` are
+ * written or the slots run out. Returns how many slots it looked at; *sqes is how
+ * many SQEs it wrote.
+ */
+static uint32_t prepare_cancels(struct uring_backend *b, const uint32_t *slots, uint32_t n, uint32_t room,
+				uint32_t *sqes)
 {
 	unsigned tail = *b->sq.tail;
+	uint32_t i, count = 0;
 
-	for (uint32_t i = 0; i < count; i++)
-		prep_cancel(&b->sq.sqes[(tail + i) & b->sq.mask], slots[i]);
-	return enter_batch(b, count);
+	for (i = 0; i < n; i++) {
+		if (b->via[slots[i]] == VIA_POOL)
+			continue;
+		if (count == room)
+			break;
+		prep_cancel(&b->sq.sqes[(tail + count) & b->sq.mask], slots[i]);
+		count++;
+	}
+	*sqes = count;
+	return i;
+}
+
+/* Index in slots[] of the ring's slot after the first `taken` ones. */
+static uint32_t ring_slot_index(const struct uring_backend *b, const uint32_t *slots, uint32_t taken)
+{
+	uint32_t i = 0;
+
+	for (;; i++) {
+		if (b->via[slots[i]] == VIA_RING && taken-- == 0)
+			return i;
+	}
+}
+
+/*
+ * Cancels a prefix of slots[0..n): the ring's among the first ones, at most `room`,
+ * in one io_uring_enter, and the pool's ones before the first the kernel did not
+ * take. Returns how many slots that prefix holds (*more: the rest may follow now),
+ * or -errno when it is empty.
+ */
+static int cancel_chunk(struct uring_backend *b, const uint32_t *slots, uint32_t n, uint32_t room, bool *more)
+{
+	uint32_t sqes, end = prepare_cancels(b, slots, n, room, &sqes);
+	int ret = 0;
+
+	*more = end < n;
+	if (sqes > 0) {
+		ret = enter_batch(b, sqes);
+		if (ret < (int)sqes) {
+			end = ring_slot_index(b, slots, ret < 0 ? 0 : (uint32_t)ret);
+			*more = false;
+		}
+		if (ret > 0)
+			b->cancels_in_flight += (uint32_t)ret;
+	}
+	if (end > 0 && b->pool.started > 0)
+		workers_cancel(&b->pool, slots, end, b->via, VIA_POOL);
+	return end == 0 && ret < 0 ? ret : (int)end;
 }
 
 static int validate_slots(const struct uring_backend *b, const uint32_t *slots, uint32_t n)
@@ -622,34 +783,32 @@ static int validate_slots(const struct uring_backend *b, const uint32_t *slots, 
 
 /*
  * Asks the kernel to cancel the ops in slots[0..n) with one IORING_OP_ASYNC_CANCEL
- * each, one io_uring_enter per SQ-ful. Returns how many were taken from the front:
- * fewer when the CQ has no room for more CQEs yet (see cq_room), so the caller
- * offers the rest again after its next reap, when its ops may have completed anyway.
- * Returns -errno when the kernel took none, -EINVAL (nothing taken) when n >
- * capacity or a slot is out of range. Each op's own completion (-ECANCELED, or its
- * result if it was past cancelling) comes through reap; the cancellations' own
- * results (-ENOENT for a slot with nothing in flight, -EALREADY) are dropped.
+ * each, one io_uring_enter per SQ-ful; a queued op of the pool's completes with
+ * -ECANCELED at once. Returns how many were taken from the front: fewer when the
+ * CQ has no room for more CQEs yet (see cq_room), so the caller offers the rest
+ * again after its next reap, when its ops may have completed anyway. Returns
+ * -errno when the kernel took none, -EINVAL (nothing taken) when n > capacity or
+ * a slot is out of range. Each op's own completion (-ECANCELED, or its result if
+ * it was past cancelling) comes through reap; the cancellations' own results
+ * (-ENOENT for a slot with nothing in flight, -EALREADY) are dropped.
  */
 CAIO_EXPORT int caio_uring_cancel(void *handle, const uint32_t *slots, uint32_t n)
 {
 	struct uring_backend *b = handle;
 	uint32_t taken = 0;
+	bool more = true;
 
 	if (n > b->capacity || validate_slots(b, slots, n) < 0)
 		return -EINVAL;
-	while (taken < n) {
-		uint32_t count = min3(n - taken, sq_space(b), cq_room(b, n - taken));
-		int ret;
+	while (taken < n && more) {
+		uint32_t room = min3(n - taken, sq_space(b), cq_room(b, n - taken));
+		int ret = cancel_chunk(b, slots + taken, n - taken, room, &more);
 
-		if (count == 0)
-			break;
-		ret = cancel_batch(b, slots + taken, count);
 		if (ret < 0)
 			return taken > 0 ? (int)taken : ret;
-		taken += (uint32_t)ret;
-		b->cancels_in_flight += (uint32_t)ret;
-		if ((uint32_t)ret < count)
+		if (ret == 0)
 			break;
+		taken += (uint32_t)ret;
 	}
 	return (int)taken;
 }
@@ -673,13 +832,15 @@ CAIO_EXPORT int caio_uring_info(void *handle, struct caio_info *out)
 
 /*
  * Waits for every op still in flight (closing a ring does not wait for them, and
- * they may still write into caller memory), then unmaps and closes everything.
+ * they may still write into caller memory) and for the pool's, then unmaps and
+ * closes everything.
  */
 CAIO_EXPORT int caio_uring_close(void *handle)
 {
 	struct uring_backend *b = handle;
 	struct caio_done sink[64];
 
+	owner_unregister(&b->owner);
 	while (b->in_flight > 0) {
 		if (drain_cq(b, sink, 64) > 0)
 			continue;
@@ -689,4 +850,10 @@ CAIO_EXPORT int caio_uring_close(void *handle)
 	}
 	free_backend(b);
 	return 0;
+}
+
+/* An orphan (owner.h): closed on the exiting thread that opened it, which io_uring's SINGLE_ISSUER requires. */
+static int owner_close_orphan(void *handle)
+{
+	return caio_uring_close(handle);
 }

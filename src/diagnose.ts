@@ -9,12 +9,17 @@ const EINVAL = -22;
 const EISDIR = -21;
 const ESPIPE = -29;
 
+/*
+ * The "linux" backend hands pipes, FIFOs, sockets, character devices and every buffered
+ * file to its thread pool; these errors arise only when that pool could not be started.
+ */
 const LINUX_AIO_STREAM_HINT =
   "Linux AIO cannot read or write pipes, FIFOs, sockets or character devices without blocking the thread, " +
-  'so caio refuses them on the "linux" backend; the "uring", "thread" and "js" backends handle them ' +
-  "(at the stream's current position)";
+  'and the "linux" backend\'s thread pool, which serves them, could not be started (out of threads or memory); ' +
+  'the "uring", "thread" and "js" backends handle them (at the stream\'s current position)';
 const LINUX_AIO_UNSUPPORTED_HINT =
-  "this file's file system has no Linux AIO read/write path (procfs, sysfs and similar); " +
+  "this file's file system has no Linux AIO read/write path (procfs, sysfs and similar), " +
+  'and the "linux" backend\'s thread pool, which serves such files, could not be started (out of threads or memory); ' +
   'use the "uring", "thread" or "js" backend for it';
 
 export interface Diagnosis {

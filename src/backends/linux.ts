@@ -1,4 +1,11 @@
-/** Kernel AIO ("linux"): io_submit with an eventfd per context, relayed to the wake socket. */
+/**
+ * Kernel AIO ("linux"): io_submit with an eventfd per context, relayed to the wake socket,
+ * for the ops kernel AIO only queues (O_DIRECT reads, overwrites and fsyncs on local files
+ * and block devices). Everything io_submit would do inline on the JavaScript thread
+ * (buffered I/O, O_DIRECT writes that extend a file or cover part of a block, files on
+ * network and FUSE file systems, pipes, sockets, /proc) goes to a small thread pool in the
+ * same native context, started by the first such op; see c/aio.c.
+ */
 import { systemError } from "../errors.ts";
 import { nativeContract } from "../native.ts";
 import type { Backend } from "./backend.ts";

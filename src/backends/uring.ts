@@ -1,4 +1,9 @@
-/** io_uring ("uring"): one ring per context; an eventfd registered for late completions, relayed to the wake socket. */
+/**
+ * io_uring ("uring"): one ring per context; an eventfd registered for late completions,
+ * relayed to the wake socket. Ops on files served over the network or by a FUSE daemon
+ * go to a small thread pool in the same native context instead (io_uring_enter would
+ * wait for the server inline, and returns wrong bytes for a short FUSE read); see c/uring.c.
+ */
 import { systemError } from "../errors.ts";
 import { nativeContract } from "../native.ts";
 import type { Backend } from "./backend.ts";

@@ -408,8 +408,8 @@ static void check_cancel_many(void)
 	printf("pool_check: %d queued ops submitted in %.1f ms, cancelled in one call in %.1f ms\n", N, submit_ms, cancel_ms);
 	CHECK(cancel_ms < BOUND_MS);
 	/* The last live entry gone, the tombstones went with it. */
-	CHECK_EQ(b->queued, 0);
-	CHECK_EQ(b->queue_len, 0);
+	CHECK_EQ(b->pool.queued, 0);
+	CHECK_EQ(b->pool.queue_len, 0);
 
 	CHECK_EQ(consume_wake(h), 1);
 	n = caio_pool_reap(h, out, N + 1);
@@ -473,11 +473,11 @@ static void check_tombstone_reuse(void)
 	CHECK_EQ(record(&cancelled, out, caio_pool_reap(h, out, 4)), 1);
 	CHECK_EQ(cancelled.res[5], -ECANCELED);
 	/* Slot 5 is free again while its tombstone still sits between "a" and "b". */
-	CHECK_EQ(b->queue_len, 3);
-	CHECK_EQ(b->queued, 2);
+	CHECK_EQ(b->pool.queue_len, 3);
+	CHECK_EQ(b->pool.queued, 2);
 	ops[0] = OP(CAIO_OP_WRITE, q[1], "Y", 1, 0, 5);
 	CHECK_EQ(caio_pool_submit(h, ops, 1), 1);
-	CHECK_EQ(b->queue_len, 4);
+	CHECK_EQ(b->pool.queue_len, 4);
 
 	drain(p[0], big, big_len);
 	collect(h, &r, 4);
@@ -545,11 +545,11 @@ static void check_compaction_order(void)
 			again[i] = OP(CAIO_OP_WRITE, q[1], &letters[next++], 1, 0, cancel[i]);
 			live[nlive++] = cancel[i];
 		}
-		len_before = b->queue_len;
+		len_before = b->pool.queue_len;
 		CHECK_EQ(caio_pool_submit(h, again, n), n);
-		if (b->queue_len < len_before + n)
+		if (b->pool.queue_len < len_before + n)
 			compactions++;
-		CHECK(b->queue_len <= 2 * POOL_CAP);
+		CHECK(b->pool.queue_len <= 2 * POOL_CAP);
 		for (uint32_t i = 0; i < n; i++)
 			ops[cancel[i]] = again[i];
 	}
@@ -620,10 +620,10 @@ static void *drain_after_close_starts(void *arg)
 {
 	struct drainer *d = arg;
 
-	pthread_mutex_lock(&d->pool->lock);
-	while (!d->pool->stopping)
-		pthread_cond_wait(&d->pool->work, &d->pool->lock);
-	pthread_mutex_unlock(&d->pool->lock);
+	pthread_mutex_lock(&d->pool->pool.lock);
+	while (!d->pool->pool.stopping)
+		pthread_cond_wait(&d->pool->pool.work, &d->pool->pool.lock);
+	pthread_mutex_unlock(&d->pool->pool.lock);
 	drain(d->fd, d->expect, d->len);
 	return NULL;
 }

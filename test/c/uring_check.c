@@ -206,12 +206,174 @@ static void check_big_batch(uint32_t option)
 	close(fd);
 }
 
+/* From now on this ring takes every regular file in the current directory's file system for a remote one. */
+static void pretend_remote(void *h, int fd)
+{
+	struct fsc_statx st;
+	struct mount_entry k;
+
+	CHECK_EQ(fsc_statx(fd, FSC_STATX_TYPE | FSC_STATX_MNT_ID_UNIQUE, &st), 0);
+	k = mount_key(&st);
+	k.remote = true;
+	ring_of(h)->mounts.e[0] = k;
+	ring_of(h)->mounts.next = 1;
+}
+
+/* The file system a temporary file is on (the repository's disk) is classified as local. */
+static void check_local_classification(void *h)
+{
+	struct fd_memo memo = { 0 };
+	struct fd_facts *f;
+	struct fsc_statx old;
+	bool remote = true;
+	int fd = temp_file(NULL);
+
+	f = fd_facts(&memo, fd);
+	fd_stat(f, &ring_of(h)->mounts);
+	CHECK_EQ(f->err, 0);
+	CHECK(S_ISREG(f->mode));
+	CHECK(!f->remote);
+	/* The way kernels before 6.8 identify a mount: its line in /proc/self/mountinfo. */
+	if (fsc_statx(fd, FSC_STATX_MNT_ID, &old) == 0 && (old.mask & FSC_STATX_MNT_ID)) {
+		CHECK_EQ(mountinfo_remote(old.mnt_id, &remote), 0);
+		CHECK(!remote);
+	}
+	CHECK(magic_is_remote(0x65735546) && magic_is_remote(0x6969) && !magic_is_remote(0xEF53));
+	CHECK(fstype_is_remote("fuse.sshfs") && fstype_is_remote("nfs4") && !fstype_is_remote("ext4"));
+	close(fd);
+}
+
+/*
+ * Ops on a remote file go to the pool, in the same batch as ring ops on a pipe; all
+ * complete once through reap, and the batch costs one io_uring_enter plus one
+ * hand-off. A queued pool op is cancelled at once (-ECANCELED), a running one keeps
+ * its result, and close waits for the pool.
+ */
+static void check_remote(uint32_t option)
+{
+	static uint8_t data[3 * BLK], got[2][BLK];
+	static const uint8_t want_via[5] = { VIA_POOL, VIA_RING, VIA_POOL, VIA_POOL, VIA_RING };
+	char piped[8], fifo_buf[4];
+	struct caio_op ops[5], blocker;
+	struct results r;
+	void *h = open_backend(CAP, option);
+	struct uring_backend *b = ring_of(h);
+	uint64_t calls;
+	int p[2], q[2], fd = temp_file(NULL);
+
+	fill(data, sizeof(data), 21);
+	CHECK_EQ(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	pretend_remote(h, fd);
+	CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+	CHECK_EQ(write(p[1], "pipe", 4), 4);
+	ops[0] = OP(CAIO_OP_READ, fd, got[0], BLK, BLK, 0);
+	ops[1] = OP(CAIO_OP_READ, p[0], piped, sizeof(piped), 0, 1);
+	ops[2] = OP(CAIO_OP_WRITE, fd, data, BLK, 3 * BLK, 2);
+	ops[3] = OP(CAIO_OP_FDSYNC, fd, NULL, 0, 0, 3);
+	ops[4] = OP(CAIO_OP_READ, fd, got[1], BLK, 2 * BLK, 4);
+	ops[4].fd = -1;
+	calls = submit_calls(h);
+	CHECK_EQ(caio_uring_submit(h, ops, 5), 5);
+	CHECK_EQ(submit_calls(h) - calls, 2);
+	for (uint32_t i = 0; i < 5; i++)
+		CHECK_EQ(b->via[i], want_via[i]);
+	memset(&r, 0, sizeof(r));
+	collect(h, &r, 5);
+	expect_idle(h);
+	CHECK_EQ(r.res[0], BLK);
+	CHECK(memcmp(got[0], data + BLK, BLK) == 0);
+	CHECK_EQ(r.res[1], 4);
+	CHECK(memcmp(piped, "pipe", 4) == 0);
+	CHECK_EQ(r.res[2], BLK);
+	CHECK_EQ(r.res[3], 0);
+	CHECK_EQ(r.res[4], -EBADF);
+	CHECK_EQ(caio_uring_close(h), 0);
+
+	/* A new ring whose pool has one worker, held by a FIFO read handed to the pool directly. */
+	h = open_backend(CAP, option);
+	b = ring_of(h);
+	pretend_remote(h, fd);
+	b->pool.nthreads = 1;
+	CHECK(workers_usable(&b->pool));
+	CHECK_EQ(pipe2(q, O_CLOEXEC), 0);
+	blocker = OP(CAIO_OP_READ, q[0], fifo_buf, sizeof(fifo_buf), 0, 7);
+	b->via[7] = VIA_POOL;
+	CHECK_EQ(workers_submit(&b->pool, &blocker, 1), 0);
+	for (;;) {
+		pthread_mutex_lock(&b->pool.lock);
+		bool running = b->pool.queued == 0;
+		pthread_mutex_unlock(&b->pool.lock);
+		if (running)
+			break;
+		sched_yield();
+	}
+	CHECK_EQ(caio_uring_submit(h, ops, 1), 1);
+	CHECK_EQ(cancel_one(h, 0), 1);
+	CHECK_EQ(cancel_one(h, 7), 1);
+	memset(&r, 0, sizeof(r));
+	collect(h, &r, 1);
+	CHECK_EQ(r.res[0], -ECANCELED);
+	/* Queued behind the blocked read when close begins: close runs it, then returns. */
+	CHECK_EQ(caio_uring_submit(h, &ops[2], 1), 1);
+	CHECK_EQ(write(q[1], "late", 4), 4);
+	CHECK_EQ(caio_uring_close(h), 0);
+	CHECK(memcmp(fifo_buf, "late", 4) == 0);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+	close(fd);
+}
+
+/*
+ * With the CQ spoken for, a batch of a remote op then a ring op takes the remote
+ * one alone (a prefix); a batch starting with a ring op takes nothing.
+ */
+static void check_remote_prefix(uint32_t option)
+{
+	static char bytes[4];
+	static uint8_t got[BLK];
+	uint32_t nothing[6] = { 2, 3, 2, 3, 2, 3 }, slots[2] = { 1, 3 };
+	struct caio_op ops[2];
+	struct results r = { 0 };
+	void *h = open_backend(4, option);
+	int p[2], fd = temp_file(NULL);
+
+	pretend_remote(h, fd);
+	CHECK_EQ(write(fd, "remote", 6), 6);
+	CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+	ops[0] = OP(CAIO_OP_READ, -1, bytes, 1, 0, 0);
+	ops[1] = OP(CAIO_OP_READ, p[0], &bytes[1], 1, 0, 1);
+	CHECK_EQ(caio_uring_submit(h, ops, 2), 2);
+	CHECK_EQ(caio_uring_cancel(h, nothing, 3), 3);
+	CHECK_EQ(caio_uring_cancel(h, nothing + 3, 3), 3);
+	ops[0] = OP(CAIO_OP_READ, fd, got, BLK, 0, 2);
+	ops[1] = OP(CAIO_OP_READ, p[0], &bytes[3], 1, 0, 3);
+	CHECK_EQ(caio_uring_submit(h, ops, 2), 1);
+	CHECK_EQ(caio_uring_submit(h, &ops[1], 1), -EAGAIN);
+	collect(h, &r, 2);
+	CHECK_EQ(r.res[0], -EBADF);
+	CHECK_EQ(r.res[2], 6);
+	CHECK(memcmp(got, "remote", 6) == 0);
+	CHECK_EQ(caio_uring_submit(h, &ops[1], 1), 1);
+	CHECK_EQ(caio_uring_cancel(h, slots, 2), 2);
+	collect(h, &r, 4);
+	CHECK(r.res[1] == -ECANCELED || r.res[1] == -EINTR);
+	CHECK(r.res[3] == -ECANCELED || r.res[3] == -EINTR);
+	expect_idle(h);
+	CHECK_EQ(caio_uring_close(h), 0);
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+}
+
 static void check_mode(uint32_t option)
 {
 	static void (*const steps[])(void *) = { check_file_io, check_vectored, check_errors, check_direct, check_cancel };
 	void *h = open_backend(CAP, option);
 	struct caio_info info = info_of(h);
 
+	check_local_classification(h);
 	CHECK_EQ(info.capacity, CAP);
 	CHECK_EQ(info.submit_calls, 0);
 	CHECK_EQ(info.features & option, 0);
@@ -235,6 +397,8 @@ int main(void)
 		check_cancel_batch(masks[i]);
 		check_cq_budget(masks[i]);
 		check_close_in_flight(masks[i]);
+		check_remote(masks[i]);
+		check_remote_prefix(masks[i]);
 	}
 	printf("uring_check: %u wake-up waits\n", waits);
 	puts("uring_check: ok");
