@@ -156,7 +156,8 @@ export class Context {
   ): Promise<number> {
     const bytes = toWritableBytes(payload);
     if (bytes instanceof Error) throw bytes;
-    const { position, parsed } = this.#checkTarget(fd, offset, options);
+    const parsed = this.#checkTarget(fd, offset, options);
+    const position = Number(offset);
     const result = await this.#scheduler.enqueue(OP_WRITE, fd, position, bytes, parsed, typeof payload === "string");
     if (result < 0) throw transferError(result, "write", fd, bytes, position, this.backend);
     return result;
@@ -169,7 +170,8 @@ export class Context {
   async read(nbytes: number, fd: number, offset: number | bigint, options?: OperationOptions): Promise<Buffer> {
     const error = checkLength("nbytes", nbytes);
     if (error) throw error;
-    const { position, parsed } = this.#checkTarget(fd, offset, options);
+    const parsed = this.#checkTarget(fd, offset, options);
+    const position = Number(offset);
     const buffer = allocReadBuffer(nbytes);
     const result = await this.#scheduler.enqueue(OP_READ, fd, position, buffer, parsed, true);
     if (result < 0) throw transferError(result, "read", fd, buffer, position, this.backend);
@@ -180,7 +182,8 @@ export class Context {
   async readInto(buffer: ArrayBufferView, fd: number, offset: number | bigint, options?: OperationOptions): Promise<number> {
     const own = toOwnView("buffer", buffer);
     if (own instanceof Error) throw own;
-    const { position, parsed } = this.#checkTarget(fd, offset, options);
+    const parsed = this.#checkTarget(fd, offset, options);
+    const position = Number(offset);
     const result = await this.#scheduler.enqueue(OP_READ, fd, position, own, parsed);
     if (result < 0) throw transferError(result, "read", fd, own, position, this.backend);
     return result;
@@ -214,14 +217,14 @@ export class Context {
 
   /** fsync(2): flushes data and metadata of `fd`. */
   async fsync(fd: number, options?: OperationOptions): Promise<void> {
-    const { parsed } = this.#checkTarget(fd, 0, options);
+    const parsed = this.#checkTarget(fd, 0, options);
     const result = await this.#scheduler.enqueue(OP_FSYNC, fd, 0, null, parsed);
     if (result < 0) throw systemError(result, "fsync");
   }
 
   /** fdatasync(2): flushes the data of `fd` (and metadata only when needed to read it back). */
   async fdsync(fd: number, options?: OperationOptions): Promise<void> {
-    const { parsed } = this.#checkTarget(fd, 0, options);
+    const parsed = this.#checkTarget(fd, 0, options);
     const result = await this.#scheduler.enqueue(OP_FDSYNC, fd, 0, null, parsed);
     if (result < 0) throw systemError(result, "fdatasync");
   }
@@ -238,14 +241,14 @@ export class Context {
     return this.close();
   }
 
-  /** Validates what every operation shares: the offset as a number, the options read once. */
-  #checkTarget(fd: unknown, offset: unknown, options: unknown): { position: number; parsed: ParsedOptions } {
+  /** Validates what every operation shares (fd, offset); returns the options, each read once. */
+  #checkTarget(fd: unknown, offset: unknown, options: unknown): ParsedOptions {
     const error = checkFd(fd) ?? checkOffset(offset);
     if (error) throw error;
     const parsed = parseOptions(options);
     if (parsed instanceof Error) throw parsed;
     if (this.#scheduler.closing) throw contextClosed();
-    return { position: Number(offset), parsed };
+    return parsed;
   }
 
   /** readv/writev: validates, submits the views as one operation, explains a failure. */
@@ -258,7 +261,8 @@ export class Context {
   ): Promise<number> {
     const owns = toOwnViews("buffers", buffers);
     if (owns instanceof Error) throw owns;
-    const { position, parsed } = this.#checkTarget(fd, offset, options);
+    const parsed = this.#checkTarget(fd, offset, options);
+    const position = Number(offset);
     const result = await this.#scheduler.enqueueVector(opcode, fd, position, owns, parsed);
     if (result < 0) throw transferError(result, opcode === OP_READV ? "readv" : "writev", fd, owns, position, this.backend);
     return result;

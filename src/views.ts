@@ -26,6 +26,8 @@ const dataViewBuffer = getterOf(DataView.prototype, "buffer") as (this: unknown)
 const dataViewByteOffset = getterOf(DataView.prototype, "byteOffset") as (this: unknown) => number;
 const dataViewByteLength = getterOf(DataView.prototype, "byteLength") as (this: unknown) => number;
 const arrayBufferDetached = getterOf(ArrayBuffer.prototype, "detached") as (this: unknown) => boolean;
+const arrayBufferResizable = getterOf(ArrayBuffer.prototype, "resizable") as (this: unknown) => boolean;
+const sharedArrayBufferGrowable = getterOf(SharedArrayBuffer.prototype, "growable") as (this: unknown) => boolean;
 const arrayBufferByteLength = getterOf(ArrayBuffer.prototype, "byteLength") as (this: unknown) => number;
 const sharedArrayBufferByteLength = getterOf(SharedArrayBuffer.prototype, "byteLength") as (this: unknown) => number;
 const typedArraySet = Uint8Array.prototype.set;
@@ -53,11 +55,34 @@ export function isRawBuffer(value: unknown): value is ArrayBufferLike {
 export { isArray };
 
 /**
+ * Own views already made, by the caller's view. A view over a buffer that cannot be
+ * resized views the same bytes for its whole life (only detaching can change that,
+ * and then its own view's length drops to 0), so callers that reuse their buffers,
+ * as I/O loops do, skip the getters and the allocation.
+ */
+const ownViews = new WeakMap<object, Uint8Array>();
+/** Own views over SharedArrayBuffers: the brand check, made once. */
+const sharedOwnViews = new WeakSet<Uint8Array>();
+
+/**
  * caio's own Uint8Array over the memory `value` really views, read through the
  * intrinsic getters; a problem when it is not a view or its memory is detached (or,
  * for a DataView, out of bounds of a shrunk resizable buffer).
  */
 export function ownView(value: unknown): Uint8Array | ViewProblem {
+  const known = ownViews.get(value as object);
+  // Length 0: never cached as valid (zero-length, or detached since): the full check decides.
+  if (known !== undefined && typedArrayByteLength.call(known) > 0) return known;
+  const own = makeOwnView(value);
+  if (typeof own !== "string" && own.length > 0 && !resizable(typedArrayBuffer.call(own))) ownViews.set(value as object, own);
+  return own;
+}
+
+function resizable(buffer: ArrayBufferLike): boolean {
+  return isSharedArrayBuffer(buffer) ? sharedArrayBufferGrowable.call(buffer) : arrayBufferResizable.call(buffer);
+}
+
+function makeOwnView(value: unknown): Uint8Array | ViewProblem {
   if (!isArrayBufferView(value)) return "not-a-view";
   let buffer: ArrayBufferLike;
   let offset: number;
@@ -75,8 +100,11 @@ export function ownView(value: unknown): Uint8Array | ViewProblem {
     offset = typedArrayByteOffset.call(value);
     length = typedArrayByteLength.call(value);
   }
-  if (!isSharedArrayBuffer(buffer) && arrayBufferDetached.call(buffer)) return "detached";
-  return new OwnUint8Array(buffer, offset, length);
+  const shared = isSharedArrayBuffer(buffer);
+  if (!shared && arrayBufferDetached.call(buffer)) return "detached";
+  const own = new OwnUint8Array(buffer, offset, length);
+  if (shared) sharedOwnViews.add(own);
+  return own;
 }
 
 /**
@@ -100,7 +128,7 @@ export function currentLength(own: Uint8Array): number {
 
 /** True when the view's memory is a SharedArrayBuffer, which can never be detached or freed while referenced. */
 export function isShared(own: Uint8Array): boolean {
-  return isSharedArrayBuffer(typedArrayBuffer.call(own));
+  return sharedOwnViews.has(own) || isSharedArrayBuffer(typedArrayBuffer.call(own));
 }
 
 /** Copies `source` into `target` at 0 (intrinsic set: no override on either array is consulted). */

@@ -92,6 +92,19 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend arguments",
     await expect(ctx.writev([Buffer.from("a"), dataView], file.fd, 0)).rejects.toMatchObject({ code: "ERR_INVALID_STATE" });
   });
 
+  it("a view used once, then detached, is ERR_INVALID_STATE on its next use (caio's own view of it is not reused)", async () => {
+    using file = tempFile("abcdefgh");
+    await using ctx = new Context({ backend: name as BackendName });
+    for (const view of [new Uint8Array(new ArrayBuffer(8)), new DataView(new ArrayBuffer(8))]) {
+      expect(await ctx.readInto(view, file.fd, 0)).toBe(8);
+      view.buffer.transfer();
+      await expect(ctx.readInto(view, file.fd, 0)).rejects.toMatchObject({ code: "ERR_INVALID_STATE" });
+      await expect(ctx.write(view, file.fd, 0)).rejects.toMatchObject({ code: "ERR_INVALID_STATE" });
+      await expect(ctx.readv([view], file.fd, 0)).rejects.toMatchObject({ code: "ERR_INVALID_STATE" });
+    }
+    expect(ctx.stats.submitted).toBe(2);
+  });
+
   it("a buffer detached after the call but before submission is rejected, not written through", async () => {
     using file = tempFile("xyz");
     await using ctx = new Context({ backend: name as BackendName });
