@@ -484,3 +484,10 @@ static int owner_close_orphan(void *handle)
 {
 	return caio_aio_close(handle);
 }
+
+/* Any thread may wait for this backend's completions. */
+static bool owner_needs_owner_thread(void *handle)
+{
+	(void)handle;
+	return false;
+}

@@ -6,8 +6,9 @@
  * threads and descriptors would stay forever. What does run is the exit of the
  * Worker's thread, and with it the destructors of its pthread keys. Every context is
  * registered, at open, in a list owned by the thread that opened it (contexts are only
- * ever used from that thread); the key's destructor closes whatever is still listed,
- * which waits for the operations in flight like a normal close and then frees all.
+ * ever used from that thread); the key's destructor hands whatever is still listed to
+ * a reaper thread, whose close waits for the operations in flight like a normal close
+ * and then frees all.
  *
  * The thread's exit is the signal rather than the wake socket's peer closing: that
  * socket also closes while JavaScript lives on (Bun refusing it makes caio fall back
@@ -26,7 +27,9 @@
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
+#include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -38,12 +41,59 @@ struct owner_link {
 
 /* The backend's close, run for each context still listed when its thread exits. */
 static int owner_close_orphan(void *handle);
+/* True when only the opening thread may wait for the context's completions (io_uring's DEFER_TASKRUN). */
+static bool owner_needs_owner_thread(void *handle);
 
 static pthread_key_t owner_key;
 static pthread_once_t owner_once = PTHREAD_ONCE_INIT;
 static int owner_key_error;
 
-/* Runs on the exiting thread with its list head; closing unlinks each context. */
+#define OWNER_REAPER_STACK (64 * 1024)
+
+static void *owner_reap(void *handle)
+{
+	owner_close_orphan(handle);
+	return NULL;
+}
+
+/*
+ * Closes an orphan on a detached thread of its own ("caio-reap"): the close waits for
+ * the operations in flight, and Bun's terminate() waits for the Worker's thread to
+ * exit, so waiting here would hold the main thread as long as the slowest operation
+ * (forever for a read nobody answers). Inline only when no thread can be made.
+ */
+static void owner_close_later(void *handle)
+{
+	pthread_attr_t attr;
+	pthread_t reaper;
+	sigset_t all, old;
+	size_t stack = OWNER_REAPER_STACK;
+	int ret;
+
+	if (owner_needs_owner_thread(handle)) {
+		owner_close_orphan(handle);
+		return;
+	}
+	if ((size_t)PTHREAD_STACK_MIN > stack)
+		stack = (size_t)PTHREAD_STACK_MIN;
+	ret = pthread_attr_init(&attr);
+	if (ret == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, stack);
+		/* The reaper inherits this mask: every signal stays with Bun's own threads. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		ret = pthread_create(&reaper, &attr, owner_reap, handle);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		pthread_attr_destroy(&attr);
+	}
+	if (ret == 0)
+		pthread_setname_np(reaper, "caio-reap");
+	else
+		owner_close_orphan(handle);
+}
+
+/* Runs on the exiting thread with its list head; each context is unlinked and closed by a reaper. */
 static void owner_thread_exit(void *head)
 {
 	struct owner_link *link = head;
@@ -53,7 +103,7 @@ static void owner_thread_exit(void *head)
 		/* Unlinked first: close must not touch a list whose head the key no longer holds. */
 		link->next = NULL;
 		link->prev = NULL;
-		owner_close_orphan(link->handle);
+		owner_close_later(link->handle);
 		link = next;
 	}
 }

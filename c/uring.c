@@ -852,8 +852,14 @@ CAIO_EXPORT int caio_uring_close(void *handle)
 	return 0;
 }
 
-/* An orphan (owner.h): closed on the exiting thread that opened it, which io_uring's SINGLE_ISSUER requires. */
+/* An orphan (owner.h): close waits for the ring's completions, then frees everything. */
 static int owner_close_orphan(void *handle)
 {
 	return caio_uring_close(handle);
+}
+
+/* With DEFER_TASKRUN only the submitting thread may wait for completions (others get -EEXIST). */
+static bool owner_needs_owner_thread(void *handle)
+{
+	return (((struct uring_backend *)handle)->setup_flags & IORING_SETUP_DEFER_TASKRUN) != 0;
 }
