@@ -42,6 +42,15 @@ enum caio_opcode {
 };
 
 #define CAIO_OP_MAX CAIO_OP_WRITEV
+
+/*
+ * Set in an op's opcode by JavaScript when its memory (the bytes, or for READV/WRITEV
+ * the iovec array) is caio's own (memory.h). The backend must hold it from submit until
+ * the kernel or its worker is done with it, even when JavaScript is gone by then: see
+ * memory.h for caio_mem_hold_op / caio_mem_unhold. Clear it before reading the opcode.
+ */
+#define CAIO_OP_F_NATIVE 0x8000u
+
 /* Largest iovec count a vectored op may carry (UIO_MAXIOV). */
 #define CAIO_IOV_MAX 1024
 
@@ -52,7 +61,7 @@ struct caio_op {
 	uint32_t len;       /* bytes, <= 0x7ffff000; iovec count for READV/WRITEV */
 	int32_t fd;
 	uint32_t user_data; /* slot index */
-	uint16_t opcode;    /* enum caio_opcode */
+	uint16_t opcode;    /* enum caio_opcode, | CAIO_OP_F_NATIVE */
 	uint16_t ioprio;    /* ioprio_set(2) value; 0 = inherit */
 };
 

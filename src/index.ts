@@ -14,6 +14,7 @@ import { ptr } from "bun:ffi";
 import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV } from "./backends/backend.ts";
 import { isBackendName, openBackend, type Backend, type BackendName } from "./backends/index.ts";
 import { MAX_THREADS } from "./backends/thread.ts";
+import { allocNative, dropNative, ENOMEM } from "./bounce.ts";
 import { diagnoseTransfer } from "./diagnose.ts";
 import { contextClosed, invalidArgType, outOfRange, systemError } from "./errors.ts";
 import { Scheduler, type Opcode, type Stats, type VectorOpcode } from "./scheduler.ts";
@@ -85,8 +86,11 @@ function checkContextOptions(options: unknown): { maxRequests: number; backend?:
 
 /**
  * Allocates a zero-filled Buffer whose first byte is aligned to `alignment` bytes,
- * as O_DIRECT requires. Its memory is a SharedArrayBuffer, which can never be
- * detached, so caio hands it to the kernel without copying (see "Buffers and memory safety").
+ * as O_DIRECT requires. Its memory is caio's own, outside the JavaScript heap, so
+ * caio hands it to the kernel without copying, and an operation in flight keeps it
+ * alive even if the Worker that allocated it is terminated (see "Buffers and memory
+ * safety"). Its `buffer` is an ordinary ArrayBuffer; without caio's native library
+ * (the js backend only) it is a SharedArrayBuffer.
  */
 export function allocAligned(size: number, alignment = DIRECT_IO_ALIGNMENT): Buffer {
   const sizeError = checkLength("size", size);
@@ -94,7 +98,9 @@ export function allocAligned(size: number, alignment = DIRECT_IO_ALIGNMENT): Buf
   if (!Number.isInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0 || alignment > 1 << 20) {
     throw outOfRange("alignment", "a power of two <= 1048576", alignment);
   }
-  return alignedIn(new SharedArrayBuffer(size + alignment), size, alignment);
+  const native = allocNative(size, alignment, true);
+  if (native === ENOMEM) throw allocationFailed(size);
+  return native ?? alignedIn(new SharedArrayBuffer(size + alignment), size, alignment);
 }
 
 function alignedIn(backing: ArrayBuffer | SharedArrayBuffer, size: number, alignment: number): Buffer {
@@ -103,13 +109,35 @@ function alignedIn(backing: ArrayBuffer | SharedArrayBuffer, size: number, align
   return Buffer.from(backing, shift, size);
 }
 
+/** Node's error when an ArrayBuffer cannot be allocated. */
+function allocationFailed(size: number): RangeError {
+  return Object.assign(new RangeError(`Array buffer allocation failed (${size} bytes)`), { code: "ERR_MEMORY_ALLOCATION_FAILED" });
+}
+
 /**
- * Buffers for read(): caio's own until the read settles, so the kernel fills them
- * directly. Block-multiple sizes are page aligned so they also work on O_DIRECT descriptors.
+ * Buffers for read(): caio's own native memory, private until the read settles, so the
+ * kernel fills them directly. Block-multiple sizes are page aligned so they also work on
+ * O_DIRECT descriptors. ENOMEM when there is no memory.
  */
-function allocReadBuffer(nbytes: number): Buffer {
+function allocReadBuffer(nbytes: number): Buffer | typeof ENOMEM {
+  if (nbytes === 0) return Buffer.alloc(0);
   const aligned = nbytes >= 512 && nbytes % 512 === 0;
+  const native = allocNative(nbytes, aligned ? DIRECT_IO_ALIGNMENT : 16, false);
+  if (native !== undefined) return native;
   return aligned ? alignedIn(new ArrayBuffer(nbytes + DIRECT_IO_ALIGNMENT), nbytes, DIRECT_IO_ALIGNMENT) : Buffer.alloc(nbytes);
+}
+
+/**
+ * read()'s answer: the whole buffer when it was filled, else a Buffer of exactly the
+ * bytes read (the native block, never zero-filled, is freed at once), so a short read
+ * neither keeps the whole block nor shows bytes the kernel did not write.
+ */
+function readResult(buffer: Buffer, result: number): Buffer {
+  if (result === buffer.length) return buffer;
+  const exact = Buffer.allocUnsafeSlow(result);
+  exact.set(buffer.subarray(0, result));
+  dropNative(buffer);
+  return exact;
 }
 
 /**
@@ -173,9 +201,20 @@ export class Context {
     const parsed = this.#checkTarget(fd, offset, options);
     const position = Number(offset);
     const buffer = allocReadBuffer(nbytes);
-    const result = await this.#scheduler.enqueue(OP_READ, fd, position, buffer, parsed, true);
-    if (result < 0) throw transferError(result, "read", fd, buffer, position, this.backend);
-    return buffer.subarray(0, result);
+    if (buffer === ENOMEM) throw systemError(ENOMEM, "read");
+    let result: number;
+    try {
+      result = await this.#scheduler.enqueue(OP_READ, fd, position, buffer, parsed, true);
+    } catch (error) {
+      dropNative(buffer);
+      throw error;
+    }
+    if (result < 0) {
+      const error = transferError(result, "read", fd, buffer, position, this.backend);
+      dropNative(buffer);
+      throw error;
+    }
+    return readResult(buffer, result);
   }
 
   /** Reads into `buffer` (up to its length) at `offset` of `fd`; resolves with the bytes read. */

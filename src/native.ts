@@ -1,8 +1,9 @@
 /**
  * The native contract each C backend exports, from whichever library src/native/load.ts
- * found (prebuilt, compiled into the cache, or TinyCC), and nativeLibrary() to
- * see which one that was. The library is looked for once, when a native backend
- * is first opened (or nativeLibrary() is first called).
+ * found (prebuilt, compiled into the cache, or TinyCC), caio's memory functions, and
+ * nativeLibrary() to see which one that was. The library is looked for once, when a
+ * native backend is first opened, caio first allocates memory, or nativeLibrary() is
+ * first called.
  */
 import type { Pointer } from "bun:ffi";
 import { loadNativeLibrary, NATIVE_MODES, type LoadedLibrary, type NativeLoadPath, type NativeMode } from "./native/load.ts";
@@ -20,6 +21,16 @@ export interface NativeContract {
   wake_fd(handle: Pointer): number;
   info(handle: Pointer, out: Pointer): number;
   close(handle: Pointer): number;
+}
+
+/** caio's memory functions (c/memory.c); handles and addresses are plain numbers. */
+export interface NativeMemory {
+  caio_mem_alloc(size: number, alignment: number, flags: number, out: Pointer): number;
+  caio_mem_ref(handle: Pointer): number;
+  caio_mem_unref(handle: Pointer): number;
+  caio_mem_drop(handle: Pointer): number;
+  caio_mem_attach(handle: Pointer, handles: Pointer, count: number): number;
+  caio_mem_info(out: Pointer): number;
 }
 
 /** Which native library this process uses, as reported by nativeLibrary(). */
@@ -88,6 +99,13 @@ export function nativeContract(prefix: NativePrefix): { contract: NativeContract
   if (found.path === "none") return { reason: `caio's native library is not loaded (${found.skipped.join("; ")})` };
   const omitted = found.omitted?.[prefix];
   return omitted ? { reason: omitted } : { contract: pick(found.functions, prefix) };
+}
+
+/** caio's memory functions, loading the library if needed; undefined when it is not loaded or lacks them. */
+export function nativeMemory(): NativeMemory | undefined {
+  const found = library();
+  if (found.path === "none" || found.omitted?.caio_mem) return undefined;
+  return typeof found.functions.caio_mem_alloc === "function" ? (found.functions as unknown as NativeMemory) : undefined;
 }
 
 /**

@@ -38,8 +38,9 @@ export interface Stats {
   submitCalls: number;
   /**
    * Operations whose bytes went through caio's own memory (a copy) because the
-   * caller's buffer was a detachable ArrayBuffer; SharedArrayBuffer-backed buffers
-   * (allocAligned) and read()'s results never are.
+   * caller's buffer was not caio's native memory: views on ArrayBuffers and, when the
+   * native library is loaded, on SharedArrayBuffers too. allocAligned() buffers and
+   * read()'s results never are.
    */
   bounced: number;
 }

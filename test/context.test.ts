@@ -57,9 +57,8 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend", (name, ba
     const short = await ctx.read(4096, file.fd, 4);
     expect(Buffer.isBuffer(short)).toBe(true);
     expect(short.toString()).toBe("456789");
-    // The rest of the allocation is zeros, not leftovers from earlier reads or other memory.
-    const backing = new Uint8Array(short.buffer, short.byteOffset, 4096);
-    expect(backing.subarray(6).every((byte) => byte === 0)).toBe(true);
+    // Only the bytes read are reachable: no rest of the allocation, so no leftovers of earlier reads or other memory.
+    expect(short.buffer.byteLength).toBe(6);
     expect((await ctx.read(16, file.fd, 10)).length).toBe(0);
     expect((await ctx.read(16, file.fd, 1 << 30)).length).toBe(0);
     expect((await ctx.read(0, file.fd, 0)).length).toBe(0);

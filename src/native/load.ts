@@ -9,7 +9,7 @@ import { cacheDirectory, cachedLibrary, installAtomically } from "./cache.ts";
 import { compileSharedObject, findCompiler } from "./compile.ts";
 import { findPrebuilt } from "./prebuilt.ts";
 import { sourceHash } from "./sources.ts";
-import { ALL_SYMBOLS, type NativeFunctions, type NativePrefix } from "./symbols.ts";
+import { ALL_SYMBOLS, type NativeFunctions, type NativeUnit } from "./symbols.ts";
 import { compileWithTinyCC } from "./tinycc.ts";
 
 /** How the native library was obtained; "none" means only the js backend can run. */
@@ -26,8 +26,8 @@ export type LoadedLibrary =
       file?: string;
       /** Time this process spent compiling; absent when it loaded a finished object. */
       compileMs?: number;
-      /** Backends missing from this build, with the reason (TinyCC on some architectures). */
-      omitted?: Partial<Record<NativePrefix, string>>;
+      /** Backends (or the memory functions) missing from this build, with the reason (TinyCC on some architectures). */
+      omitted?: Partial<Record<NativeUnit, string>>;
       /** Why the paths tried before this one were passed over. */
       skipped: string[];
     }

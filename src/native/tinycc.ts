@@ -2,12 +2,14 @@
  * Compiles c/ in memory with Bun's built-in TinyCC (bun:ffi `cc`). Nothing is
  * written to disk, so there is nothing to cache: every process compiles again
  * (tens of milliseconds). Each backend's file is compiled on its own, so one that
- * TinyCC cannot handle leaves the others usable.
+ * TinyCC cannot handle leaves the others usable. memory.c comes first: the backends
+ * reach its functions through the table whose address it publishes (CAIO_MEM_API, see
+ * c/memory.h), since separately compiled units cannot link to each other.
  */
-import { cc, type Library } from "bun:ffi";
+import { cc, ptr, type Library, type Pointer } from "bun:ffi";
 import { join } from "node:path";
 import { SOURCE_DIR } from "./sources.ts";
-import { contractSymbols, type NativeFunctions, type NativePrefix } from "./symbols.ts";
+import { contractSymbols, MEMORY_SYMBOLS, type NativeFunctions, type NativePrefix, type NativeUnit } from "./symbols.ts";
 
 const UNITS: readonly { file: string; prefix: NativePrefix }[] = [
   { file: "aio.c", prefix: "caio_aio" },
@@ -31,15 +33,24 @@ function unsupported(prefix: NativePrefix): string | undefined {
 
 export interface TinyCCBuild {
   functions: NativeFunctions;
-  /** Backends that did not compile, with the reason. */
-  omitted: Partial<Record<NativePrefix, string>>;
+  /** Backends (or memory.c) that did not compile, with the reason. */
+  omitted: Partial<Record<NativeUnit, string>>;
   ms: number;
 }
 
-function compileUnit(file: string, prefix: NativePrefix): NativeFunctions {
-  const lib = cc({ source: join(SOURCE_DIR, file), symbols: contractSymbols(prefix) });
+function compileUnit(file: string, symbols: Record<string, unknown>, define?: Record<string, string>): NativeFunctions {
+  const lib = cc({ source: join(SOURCE_DIR, file), symbols: symbols as never, define });
   keepAlive.push(lib as unknown as Library<Record<string, never>>);
   return lib.symbols as unknown as NativeFunctions;
+}
+
+/** memory.c's functions, and the define that points the backends at its table. */
+function compileMemory(): { functions: NativeFunctions; define: Record<string, string> } {
+  const functions = compileUnit("memory.c", MEMORY_SYMBOLS);
+  const info = new BigUint64Array(6); // struct caio_mem_info
+  void info.buffer;
+  functions.caio_mem_info!(ptr(info) as Pointer as never);
+  return { functions, define: { CAIO_MEM_API: `((const struct caio_mem_api *)0x${info[1]!.toString(16)}ULL)` } };
 }
 
 /** Compiles every unit it can; throws only when none compiles. */
@@ -47,6 +58,14 @@ export function compileWithTinyCC(): TinyCCBuild {
   const started = performance.now();
   const functions: NativeFunctions = {};
   const omitted: TinyCCBuild["omitted"] = {};
+  let define: Record<string, string> | undefined;
+  try {
+    const memory = compileMemory();
+    Object.assign(functions, memory.functions);
+    define = memory.define;
+  } catch (error) {
+    omitted.caio_mem = `TinyCC could not compile c/memory.c: ${(error as Error).message.trim()}`;
+  }
   for (const { file, prefix } of UNITS) {
     const skip = unsupported(prefix);
     if (skip) {
@@ -54,12 +73,12 @@ export function compileWithTinyCC(): TinyCCBuild {
       continue;
     }
     try {
-      Object.assign(functions, compileUnit(file, prefix));
+      Object.assign(functions, compileUnit(file, contractSymbols(prefix), define));
     } catch (error) {
       omitted[prefix] = `TinyCC could not compile c/${file}: ${(error as Error).message.trim()}`;
     }
   }
-  if (Object.keys(functions).length === 0) {
+  if (!UNITS.some(({ prefix }) => `${prefix}_open` in functions)) {
     throw new Error(Object.values(omitted).join("; "));
   }
   return { functions, omitted, ms: performance.now() - started };

@@ -1,20 +1,65 @@
 /**
  * The memory an operation hands the kernel, claimed at staging and released once its
- * completion is reaped. The kernel only ever sees memory that cannot be freed or
- * moved under it (see bounce.ts): a SharedArrayBuffer view, a buffer caio allocated
- * and has not handed out, or a bounce region that a write's bytes are copied into now
- * and a read's bytes are copied out of when it completes.
+ * completion is reaped. The kernel only ever sees caio's native memory (see
+ * bounce.ts): a block caio allocated (allocAligned(), read()'s buffer) used in place,
+ * or a bounce region that a write's bytes are copied into now and a read's bytes are
+ * copied out of when it completes. readv/writev also hand over a native iovec array,
+ * which keeps the op's blocks alive. Without the native library, SharedArrayBuffers
+ * and caio's private buffers are used in place instead (the old rule).
+ *
+ * Each op holds one native block while in flight (op.hold), so the bytes outlive the
+ * JavaScript heap if the Worker is terminated meanwhile. Until the C backends hold
+ * flagged ops themselves (CAIO_OP_F_NATIVE, c/memory.h), caio holds the block from
+ * staging until the op is reaped (as it always does for the js backend); a Worker
+ * terminated in between then leaves that block allocated for good, which is a leak,
+ * never a use after free.
  */
 import { OP_WRITE, OP_WRITEV, STAGE_WORDS } from "../backends/backend.ts";
-import { addressOf, bouncePool, MAX_TRANSFER, regionAddress, regionOf } from "../bounce.ts";
+import {
+  addressOf,
+  allocIovecs,
+  blockOf,
+  bouncePool,
+  dropNative,
+  ENOMEM,
+  hasNativeMemory,
+  holdBlock,
+  MAX_TRANSFER,
+  regionAddress,
+  regionOf,
+  releaseBlock,
+  type NativeBlock,
+} from "../bounce.ts";
 import { copyBytes, currentLength, isShared } from "../views.ts";
 import type { Operation } from "./operation.ts";
 
-export const ENOMEM = -12;
+export { ENOMEM };
 const TWO_POW_32 = 4294967296;
+
+/**
+ * Whether the C backends hold each flagged op's block themselves (c/memory.h): then
+ * their ops are staged with OP_F_NATIVE and caio takes no hold of its own. Set once
+ * every C backend implements the contract: until then a flagged opcode is refused.
+ */
+const BACKENDS_HOLD = false;
+/** CAIO_OP_F_NATIVE (c/common.h): the op's memory is a native block the backend must hold. */
+export const OP_F_NATIVE = 0x8000;
+
+/** Stands in for a released iovec array: a vectored op keeps a (never written) iov until it is staged again. */
+const RELEASED_IOV = new Uint32Array(0);
 
 /** claimMemory's answer: claimed, a view detached since the call, or no bounce memory. */
 export type Claim = true | "detached" | typeof ENOMEM;
+
+/** Memory the kernel may use in place without a native block: only without the native library. */
+const SAFE = "safe";
+
+/** How `view` can be used in place: its native block, SAFE, or undefined (bounce it). */
+function inPlace(view: Uint8Array, privateView: boolean): NativeBlock | typeof SAFE | undefined {
+  const block = blockOf(view);
+  if (block) return block;
+  return !hasNativeMemory() && (privateView || isShared(view)) ? SAFE : undefined;
+}
 
 /** Sets op.io / op.ioViews to memory the kernel may use until the op is reaped. */
 export function claimMemory(op: Operation): Claim {
@@ -22,37 +67,60 @@ export function claimMemory(op: Operation): Claim {
   const view = op.view;
   if (!view) return true;
   if (currentLength(view) !== op.length) return "detached";
-  if (op.length === 0 || op.privateView || isShared(view)) {
+  if (op.length === 0) {
     op.io = view;
+    return true;
+  }
+  const pinned = inPlace(view, op.privateView);
+  if (pinned) {
+    op.io = view;
+    if (pinned !== SAFE) op.hold = pinned.handle;
     return true;
   }
   const region = takeBounce(op, Math.min(op.length, MAX_TRANSFER), addressOf(view));
   if (!region) return ENOMEM;
   if (op.opcode === OP_WRITE) copyBytes(region, view.subarray(0, region.length));
   op.io = region;
+  op.hold = op.block!.handle;
   return true;
 }
 
-/** claimMemory for readv/writev: all views pinned, or one bounce region split into a segment per view. */
+/**
+ * claimMemory for readv/writev: views used in place where they can be, the rest
+ * through one bounce region split into a segment per view; with native memory, a
+ * native iovec array that keeps all of them alive.
+ */
 function claimVector(op: Operation): Claim {
   const views = op.views!;
   const lengths = op.lengths!;
+  const attached: number[] = [];
   let total = 0;
   let firstAddress = -1;
   for (let i = 0; i < views.length; i++) {
     const view = views[i]!;
     if (currentLength(view) !== lengths[i]) return "detached";
-    if (lengths[i] === 0 || isShared(view)) continue;
+    if (lengths[i] === 0) continue;
+    const pinned = inPlace(view, false);
+    if (pinned) {
+      if (pinned !== SAFE) attached.push(pinned.handle);
+      continue;
+    }
     if (firstAddress < 0) firstAddress = addressOf(view);
     total += lengths[i]!;
   }
   if (firstAddress < 0) {
     op.ioViews = views;
-    return true;
+  } else {
+    const region = takeBounce(op, Math.min(total, MAX_TRANSFER), firstAddress);
+    if (!region) return ENOMEM;
+    if (op.block!.handle !== 0) attached.push(op.block!.handle);
+    op.ioViews = splitRegion(op, region);
   }
-  const region = takeBounce(op, Math.min(total, MAX_TRANSFER), firstAddress);
-  if (!region) return ENOMEM;
-  op.ioViews = splitRegion(op, region);
+  if (!hasNativeMemory()) return true;
+  const iov = allocIovecs(views.length, attached);
+  if (iov === ENOMEM) return ENOMEM;
+  op.iov = iov.words;
+  op.hold = iov.handle;
   return true;
 }
 
@@ -64,7 +132,7 @@ function splitRegion(op: Operation, region: Uint8Array): Uint8Array[] {
   let at = 0;
   for (let i = 0; i < views.length; i++) {
     const view = views[i]!;
-    if (lengths[i] === 0 || isShared(view)) {
+    if (lengths[i] === 0 || inPlace(view, false)) {
       segments[i] = view;
       continue;
     }
@@ -85,8 +153,19 @@ function takeBounce(op: Operation, length: number, likeAddress: number): Uint8Ar
   return regionOf(op.block, length, likeAddress);
 }
 
-/** The bounce memory goes back to the pool: only once no kernel or worker can touch it. */
+/** The op's hold ends and its bounce memory goes back to the pool: only once no kernel or worker can touch them. */
 export function releaseMemory(op: Operation): void {
+  if (op.jsHold) {
+    releaseBlock(op.hold);
+    op.jsHold = false;
+  }
+  if (op.hold !== 0) {
+    op.hold = 0;
+    if (op.views && op.iov) {
+      dropNative(op.iov);
+      op.iov = RELEASED_IOV;
+    }
+  }
   if (op.block) bouncePool.give(op.block);
   op.block = null;
   op.io = null;
@@ -95,10 +174,21 @@ export function releaseMemory(op: Operation): void {
 
 /**
  * Writes op's record (struct caio_op, c/common.h) at position `index` of the staging
- * array. `empty` is the address given for zero-length memory, or -1 for a backend
- * that takes the buffers themselves (js) rather than addresses.
+ * array, and holds op's native block until it is reaped: flagged for a C backend that
+ * holds it (OP_F_NATIVE), else by caio itself. `empty` is the address given for
+ * zero-length memory, or -1 for a backend that takes the buffers themselves (js)
+ * rather than addresses.
  */
 export function encodeStaged(op: Operation, stage: Uint32Array, index: number, empty: number): void {
+  let opcode = op.opcode;
+  if (op.hold !== 0) {
+    if (BACKENDS_HOLD && empty >= 0) {
+      opcode |= OP_F_NATIVE;
+    } else if (!op.jsHold) {
+      holdBlock(op.hold);
+      op.jsHold = true;
+    }
+  }
   const address = empty < 0 ? 0 : stagedAddress(op, empty);
   const base = index * STAGE_WORDS;
   stage[base] = address >>> 0;
@@ -108,7 +198,7 @@ export function encodeStaged(op: Operation, stage: Uint32Array, index: number, e
   stage[base + 4] = stagedLength(op);
   stage[base + 5] = op.fd;
   stage[base + 6] = op.slot;
-  stage[base + 7] = op.opcode | (op.priority << 16);
+  stage[base + 7] = opcode | (op.priority << 16);
 }
 
 /** Bytes of the memory staged (a bounce region can be shorter than the view: see MAX_TRANSFER), or the iovec count. */
@@ -135,6 +225,7 @@ function iovAddress(op: Operation, empty: number): number {
     iov[i * 4] = address >>> 0;
     iov[i * 4 + 1] = (address / TWO_POW_32) >>> 0;
     iov[i * 4 + 2] = view.length;
+    iov[i * 4 + 3] = 0; // a native array is not zero-filled
   }
   return addressOf(iov);
 }

@@ -24,6 +24,10 @@ export class Operation {
   ioViews: Uint8Array[] | null = null;
   /** Bounce memory this op holds until it is reaped. */
   block: BounceBlock | null = null;
+  /** The native block (c/memory.c handle) the kernel uses for this op, held in flight: its memory, bounce block or iovec array; 0 if none. */
+  hold = 0;
+  /** caio holds `hold` itself (from staging until the op is reaped) rather than the backend. */
+  jsHold = false;
   /** Position among the operations watching the same AbortSignal (scheduler/aborts.ts). */
   watchIndex = -1;
 
