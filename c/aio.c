@@ -32,6 +32,7 @@ enum via {
 	VIA_AIO = 0,
 	VIA_POOL,
 	VIA_EARLY, /* completed by the submitting call itself, with early_res[slot] */
+	VIA_FAULT, /* flagged native, but not caio's memory: completes with -EFAULT, never runs */
 };
 
 struct aio_backend {
@@ -48,6 +49,9 @@ struct aio_backend {
 	struct iocb *iocbs;
 	uint8_t *via;        /* enum via */
 	int32_t *early_res;  /* the result of a VIA_EARLY op */
+	/* By slot: the native block a flagged op holds until its completion is seen (memory.h). */
+	struct caio_mem_block **held;
+	struct caio_op *staged; /* the batch being submitted, CAIO_OP_F_NATIVE cleared */
 	struct iocb **batch;
 	struct io_event *events;
 	/* Operations completed at submit time; reported by the next reap so every op completes once. */
@@ -89,6 +93,8 @@ static void free_backend(struct aio_backend *b)
 	free(b->iocbs);
 	free(b->via);
 	free(b->early_res);
+	free(b->held);
+	free(b->staged);
 	free(b->batch);
 	free(b->events);
 	free(b->refused);
@@ -100,10 +106,13 @@ static int alloc_tables(struct aio_backend *b, uint32_t capacity)
 	b->iocbs = calloc(capacity, sizeof(*b->iocbs));
 	b->via = calloc(capacity, sizeof(*b->via));
 	b->early_res = calloc(capacity, sizeof(*b->early_res));
+	b->held = calloc(capacity, sizeof(*b->held));
+	b->staged = calloc(capacity, sizeof(*b->staged));
 	b->batch = calloc(capacity, sizeof(*b->batch));
 	b->events = calloc(capacity, sizeof(*b->events));
 	b->refused = calloc(capacity, sizeof(*b->refused));
-	if (!b->iocbs || !b->via || !b->early_res || !b->batch || !b->events || !b->refused)
+	if (!b->iocbs || !b->via || !b->early_res || !b->held || !b->staged || !b->batch || !b->events ||
+	    !b->refused)
 		return -ENOMEM;
 	return 0;
 }
@@ -182,7 +191,7 @@ static void prep_iocb(struct aio_backend *b, struct iocb *cb, const struct caio_
 static int validate_ops(const struct aio_backend *b, const struct caio_op *ops, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		if (ops[i].user_data >= b->capacity || ops[i].opcode > CAIO_OP_MAX)
+		if (ops[i].user_data >= b->capacity || op_code(&ops[i]) > CAIO_OP_MAX)
 			return -EINVAL;
 	}
 	return 0;
@@ -319,6 +328,8 @@ static uint32_t prepare(struct aio_backend *b, const struct caio_op *ops, uint32
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t slot = ops[i].user_data;
 
+		if (b->via[slot] == VIA_FAULT)
+			continue;
 		b->via[slot] = (uint8_t)route_of(b, &ops[i]);
 		if (b->via[slot] != VIA_AIO)
 			continue;
@@ -336,9 +347,31 @@ static void dispatch_rest(struct aio_backend *b, const struct caio_op *ops, uint
 
 		if (b->via[slot] == VIA_EARLY)
 			complete_early(b, slot, b->early_res[slot]);
+		else if (b->via[slot] == VIA_FAULT)
+			complete_early(b, slot, -EFAULT);
 	}
 	if (b->pool.started > 0 && workers_submit_routed(&b->pool, ops, n, b->via, VIA_POOL) > 0)
 		b->submit_calls++;
+}
+
+/*
+ * Copies ops[0..n) into b->staged without CAIO_OP_F_NATIVE, holding the block of each
+ * flagged op (memory.h); one whose memory is not caio's is marked VIA_FAULT.
+ */
+static void hold_batch(struct aio_backend *b, const struct caio_op *ops, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t slot = ops[i].user_data;
+
+		b->staged[i] = ops[i];
+		b->staged[i].opcode = op_code(&ops[i]);
+		b->via[slot] = VIA_AIO;
+		if (ops[i].opcode & CAIO_OP_F_NATIVE) {
+			b->held[slot] = caio_mem_hold_op(&ops[i]);
+			if (!b->held[slot])
+				b->via[slot] = VIA_FAULT;
+		}
+	}
 }
 
 /*
@@ -357,13 +390,17 @@ CAIO_EXPORT int caio_aio_submit(void *handle, const struct caio_op *ops, uint32_
 
 	if (n > b->capacity || validate_ops(b, ops, n) < 0)
 		return -EINVAL;
+	hold_batch(b, ops, n);
 	fd_memo_reset(&b->memo);
-	pending = prepare(b, ops, n);
+	pending = prepare(b, b->staged, n);
 	queued = submit_batch(b, pending);
 	/* What follows the first iocb the kernel did not take stays with the caller, pool ops included. */
 	if (queued < pending)
-		consumed = aio_op_index(b, ops, queued);
-	dispatch_rest(b, ops, consumed);
+		consumed = aio_op_index(b, b->staged, queued);
+	dispatch_rest(b, b->staged, consumed);
+	/* The ops left with the caller hold nothing. */
+	for (uint32_t i = consumed; i < n; i++)
+		held_release(b->held, ops[i].user_data);
 	if (consumed == 0 && n > 0)
 		return -EAGAIN;
 	return (int)consumed;
@@ -391,19 +428,24 @@ CAIO_EXPORT int caio_aio_reap(void *handle, struct caio_done *out, uint32_t max)
 
 	if (n < max && b->pool.started > 0)
 		n += workers_reap(&b->pool, out + n, max - n);
-	if (n == max)
-		return (int)n;
-	if (max - n > b->capacity)
-		max = n + b->capacity;
-	got = sys_io_getevents(b->ctx, 0, max - n, b->events);
-	if (got < 0)
-		return n > 0 ? (int)n : -errno;
-	for (long i = 0; i < got; i++) {
-		out[n].user_data = (uint32_t)b->events[i].data;
-		/* Results are bounded by the 0x7ffff000-byte request limit, so they fit. */
-		out[n].res = (int32_t)b->events[i].res;
-		n++;
+	if (n < max) {
+		if (max - n > b->capacity)
+			max = n + b->capacity;
+		got = sys_io_getevents(b->ctx, 0, max - n, b->events);
+		if (got < 0) {
+			if (n == 0)
+				return -errno;
+			got = 0;
+		}
+		for (long i = 0; i < got; i++) {
+			out[n].user_data = (uint32_t)b->events[i].data;
+			/* Results are bounded by the 0x7ffff000-byte request limit, so they fit. */
+			out[n].res = (int32_t)b->events[i].res;
+			n++;
+		}
 	}
+	/* The kernel or the worker is done with these ops' memory. */
+	held_release_done(b->held, out, n);
 	return (int)n;
 }
 
@@ -475,6 +517,11 @@ CAIO_EXPORT int caio_aio_close(void *handle)
 	workers_stop(&b->pool);
 	if (sys_io_destroy(b->ctx) < 0)
 		ret = -errno;
+	for (uint32_t i = 0; i < b->capacity; i++) {
+		/* Unless io_destroy waited for it, a request still in the kernel may write its block: that stays. */
+		if (ret == 0 || b->via[i] != VIA_AIO)
+			held_release(b->held, i);
+	}
 	free_backend(b);
 	return ret;
 }

@@ -21,14 +21,22 @@ struct pool_backend {
 	struct workers pool;
 	struct owner_link owner; /* closed by its thread's exit if JavaScript never closes it (owner.h) */
 	struct wake wake; /* written directly by the workers, no relay */
+	/* By slot: the native block a flagged op holds until its completion is reaped (memory.h). */
+	struct caio_mem_block **held;
 	uint64_t submit_calls;
 };
 
 static void free_backend(struct pool_backend *b)
 {
 	workers_stop(&b->pool);
+	/* Every op has run or been cancelled: nothing touches the memory any more. */
+	if (b->held) {
+		for (uint32_t i = 0; i < b->pool.capacity; i++)
+			held_release(b->held, i);
+	}
 	wake_close(&b->wake);
 	workers_free(&b->pool);
+	free(b->held);
 	free(b);
 }
 
@@ -53,6 +61,11 @@ CAIO_EXPORT int caio_pool_open(uint32_t capacity, uint32_t option, void **out)
 	ret = workers_alloc(&b->pool);
 	if (ret < 0)
 		goto err;
+	b->held = calloc(capacity, sizeof(*b->held));
+	if (!b->held) {
+		ret = -ENOMEM;
+		goto err;
+	}
 	ret = wake_open(&b->wake, false);
 	if (ret < 0)
 		goto err;
@@ -73,6 +86,8 @@ err:
  * Hands ops[0..n) to the workers under one lock and returns n: each op completes
  * exactly once through caio_pool_reap. Returns -EINVAL, consuming nothing, if an
  * op has a bad opcode or a user_data that is out of range or still in flight.
+ * A flagged op holds its native block until reaped (memory.h); one whose memory is
+ * not caio's completes with -EFAULT.
  */
 CAIO_EXPORT int caio_pool_submit(void *handle, const struct caio_op *ops, uint32_t n)
 {
@@ -83,7 +98,7 @@ CAIO_EXPORT int caio_pool_submit(void *handle, const struct caio_op *ops, uint32
 		return -EINVAL;
 	if (n == 0)
 		return 0;
-	ret = workers_submit(&b->pool, ops, n);
+	ret = workers_submit(&b->pool, ops, n, b->held);
 	if (ret < 0)
 		return ret;
 	b->submit_calls++;
@@ -98,7 +113,11 @@ CAIO_EXPORT int caio_pool_submit(void *handle, const struct caio_op *ops, uint32
  */
 CAIO_EXPORT int caio_pool_reap(void *handle, struct caio_done *out, uint32_t max)
 {
-	return (int)workers_reap(&((struct pool_backend *)handle)->pool, out, max);
+	struct pool_backend *b = handle;
+	uint32_t n = workers_reap(&b->pool, out, max);
+
+	held_release_done(b->held, out, n);
+	return (int)n;
 }
 
 static int validate_slots(const struct pool_backend *b, const uint32_t *slots, uint32_t n)

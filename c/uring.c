@@ -122,6 +122,7 @@ struct cq_ring {
 enum via {
 	VIA_RING = 0,
 	VIA_POOL,
+	VIA_FAULT, /* flagged native, but not caio's memory: completes with -EFAULT, never runs */
 };
 
 struct uring_backend {
@@ -130,6 +131,11 @@ struct uring_backend {
 	struct wake wake;
 	struct workers pool; /* started by the first op on a remote file system */
 	uint8_t *via;        /* enum via, by slot */
+	/* By slot: the native block a flagged op holds until its completion is seen (memory.h). */
+	struct caio_mem_block **held;
+	struct caio_op *staged;   /* the batch being submitted, CAIO_OP_F_NATIVE cleared */
+	struct caio_done *refused; /* completions made at submit (-EFAULT), handed out by the next reap */
+	uint32_t refused_count;
 	struct mount_cache mounts;
 	struct fd_memo memo;
 	uint32_t capacity;
@@ -299,6 +305,9 @@ static void free_backend(struct uring_backend *b)
 	wake_close(&b->wake);
 	workers_free(&b->pool);
 	free(b->via);
+	free(b->held);
+	free(b->staged);
+	free(b->refused);
 	free(b);
 }
 
@@ -325,7 +334,10 @@ CAIO_EXPORT int caio_uring_open(uint32_t capacity, uint32_t option, void **out)
 	workers_init(&b->pool, &b->wake, capacity, default_threads(capacity), "caio-uring-pool");
 	b->ring_fd = -1;
 	b->via = calloc(capacity, 1);
-	if (!b->via) {
+	b->held = calloc(capacity, sizeof(*b->held));
+	b->staged = calloc(capacity, sizeof(*b->staged));
+	b->refused = calloc(capacity, sizeof(*b->refused));
+	if (!b->via || !b->held || !b->staged || !b->refused) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -421,7 +433,7 @@ static void prep_sqe(struct io_uring_sqe *sqe, const struct caio_op *op, bool as
 static int validate_ops(const struct uring_backend *b, const struct caio_op *ops, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
-		if (ops[i].user_data >= b->capacity || ops[i].opcode > CAIO_OP_MAX)
+		if (ops[i].user_data >= b->capacity || op_code(&ops[i]) > CAIO_OP_MAX)
 			return -EINVAL;
 	}
 	return 0;
@@ -569,7 +581,11 @@ static uint32_t prepare_chunk(struct uring_backend *b, const struct caio_op *ops
 	uint32_t i, count = 0;
 
 	for (i = 0; i < n; i++) {
-		enum route route = route_of(b, &ops[i]);
+		enum route route;
+
+		if (b->via[ops[i].user_data] == VIA_FAULT)
+			continue;
+		route = route_of(b, &ops[i]);
 
 		b->via[ops[i].user_data] = route == ROUTE_POOL ? VIA_POOL : VIA_RING;
 		if (route == ROUTE_POOL)
@@ -617,9 +633,43 @@ static int submit_chunk(struct uring_backend *b, const struct caio_op *ops, uint
 	}
 	if (end > 0 && b->pool.started > 0 && workers_submit_routed(&b->pool, ops, end, b->via, VIA_POOL) > 0)
 		b->submit_calls++;
+	for (uint32_t i = 0; i < end; i++) {
+		if (b->via[ops[i].user_data] == VIA_FAULT) {
+			b->refused[b->refused_count].user_data = ops[i].user_data;
+			b->refused[b->refused_count].res = -EFAULT;
+			b->refused_count++;
+		}
+	}
 	if (end == 0)
 		return ret < 0 ? ret : -EAGAIN;
 	return (int)end;
+}
+
+/*
+ * Copies ops[0..n) into b->staged without CAIO_OP_F_NATIVE, holding the block of each
+ * flagged op (memory.h); one whose memory is not caio's is marked VIA_FAULT.
+ */
+static void hold_batch(struct uring_backend *b, const struct caio_op *ops, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t slot = ops[i].user_data;
+
+		b->staged[i] = ops[i];
+		b->staged[i].opcode = op_code(&ops[i]);
+		b->via[slot] = VIA_RING;
+		if (ops[i].opcode & CAIO_OP_F_NATIVE) {
+			b->held[slot] = caio_mem_hold_op(&ops[i]);
+			if (!b->held[slot])
+				b->via[slot] = VIA_FAULT;
+		}
+	}
+}
+
+/* Drops the holds of ops[from..n), which stay with the caller. */
+static void release_unconsumed(struct uring_backend *b, const struct caio_op *ops, uint32_t from, uint32_t n)
+{
+	for (uint32_t i = from; i < n; i++)
+		held_release(b->held, ops[i].user_data);
 }
 
 /*
@@ -640,15 +690,17 @@ CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint3
 
 	if (n > b->capacity || validate_ops(b, ops, n) < 0)
 		return -EINVAL;
+	hold_batch(b, ops, n);
 	fd_memo_reset(&b->memo);
 	mute_eventfd(b, 1);
 	while (done < n && more) {
 		uint32_t room = min3(n - done, sq_space(b), cq_room(b, n - done));
-		int ret = submit_chunk(b, ops + done, n - done, room, &more);
+		int ret = submit_chunk(b, b->staged + done, n - done, room, &more);
 
 		if (ret < 0) {
 			if (done == 0) {
 				mute_eventfd(b, 0);
+				release_unconsumed(b, ops, 0, n);
 				return ret;
 			}
 			break;
@@ -656,6 +708,7 @@ CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint3
 		done += (uint32_t)ret;
 	}
 	mute_eventfd(b, 0);
+	release_unconsumed(b, ops, done, n);
 	return (int)done;
 }
 
@@ -683,6 +736,16 @@ static uint32_t drain_cq(struct uring_backend *b, struct caio_done *out, uint32_
 	return n;
 }
 
+static uint32_t take_refused(struct uring_backend *b, struct caio_done *out, uint32_t max)
+{
+	uint32_t n = b->refused_count < max ? b->refused_count : max;
+
+	memcpy(out, b->refused, n * sizeof(*out));
+	memmove(b->refused, b->refused + n, (b->refused_count - n) * sizeof(*out));
+	b->refused_count -= n;
+	return n;
+}
+
 /*
  * Copies up to `max` completions into out[] without blocking. Returns the count
  * (0 when none are ready) or -errno.
@@ -690,8 +753,9 @@ static uint32_t drain_cq(struct uring_backend *b, struct caio_done *out, uint32_
 CAIO_EXPORT int caio_uring_reap(void *handle, struct caio_done *out, uint32_t max)
 {
 	struct uring_backend *b = handle;
-	uint32_t n = drain_cq(b, out, max);
+	uint32_t n = take_refused(b, out, max);
 
+	n += drain_cq(b, out + n, max - n);
 	if (n < max && needs_flush(b)) {
 		int ret = flush_completions(b);
 		if (ret < 0 && n == 0)
@@ -700,6 +764,8 @@ CAIO_EXPORT int caio_uring_reap(void *handle, struct caio_done *out, uint32_t ma
 	}
 	if (n < max && b->pool.started > 0)
 		n += workers_reap(&b->pool, out + n, max - n);
+	/* The kernel or the worker is done with these ops' memory. */
+	held_release_done(b->held, out, n);
 	return (int)n;
 }
 
@@ -724,7 +790,7 @@ static uint32_t prepare_cancels(struct uring_backend *b, const uint32_t *slots, 
 	uint32_t i, count = 0;
 
 	for (i = 0; i < n; i++) {
-		if (b->via[slots[i]] == VIA_POOL)
+		if (b->via[slots[i]] != VIA_RING)
 			continue;
 		if (count == room)
 			break;
@@ -842,11 +908,22 @@ CAIO_EXPORT int caio_uring_close(void *handle)
 
 	owner_unregister(&b->owner);
 	while (b->in_flight > 0) {
-		if (drain_cq(b, sink, 64) > 0)
+		uint32_t got = drain_cq(b, sink, 64);
+
+		if (got > 0) {
+			held_release_done(b->held, sink, got);
 			continue;
+		}
 		int ret = sys_io_uring_enter(b->ring_fd, 0, 1, IORING_ENTER_GETEVENTS);
 		if (ret < 0 && ret != -EINTR)
 			break;
+	}
+	/* The pool's ops have all run (or been cancelled) once it stops. */
+	workers_stop(&b->pool);
+	for (uint32_t i = 0; i < b->capacity; i++) {
+		/* A ring op whose CQE never came may still be written by the kernel: its block stays. */
+		if (b->in_flight == 0 || b->via[i] != VIA_RING)
+			held_release(b->held, i);
 	}
 	free_backend(b);
 	return 0;

@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "memory.h"
 #include "wake.h"
 
 #ifndef IOPRIO_WHO_PROCESS
@@ -449,9 +450,15 @@ static void workers_free(struct workers *w)
 	free(w->threads);
 }
 
+/* The opcode without CAIO_OP_F_NATIVE: what validation, routing and the syscalls use. */
+static uint16_t op_code(const struct caio_op *op)
+{
+	return (uint16_t)(op->opcode & ~CAIO_OP_F_NATIVE);
+}
+
 static bool op_valid(const struct workers *w, const struct caio_op *op)
 {
-	return op->user_data < w->capacity && op->opcode <= CAIO_OP_MAX &&
+	return op->user_data < w->capacity && op_code(op) <= CAIO_OP_MAX &&
 	       w->state[op->user_data] == SLOT_FREE;
 }
 
@@ -505,6 +512,7 @@ static void enqueue(struct workers *w, const struct caio_op *ops, uint32_t n)
 		w->queue[at] = slot;
 		w->queue_at[slot] = at;
 		w->ops[slot] = ops[i];
+		w->ops[slot].opcode = op_code(&ops[i]);
 	}
 	w->queued += n;
 }
@@ -528,19 +536,59 @@ static void wake_workers(struct workers *w, uint32_t n)
  * bad opcode or a user_data that is out of range or still in the pool.
  * The queue never fills (live entries hold distinct slots, and compaction makes
  * room for them), so the -EAGAIN of a full queue cannot arise.
+ *
+ * An op flagged CAIO_OP_F_NATIVE holds its block (memory.h) in held[slot] from here
+ * until the caller releases it (held_release); one whose memory is not caio's
+ * completes with -EFAULT at once and never runs.
  */
-static __attribute__((unused)) int workers_submit(struct workers *w, const struct caio_op *ops, uint32_t n)
+static __attribute__((unused)) int workers_submit(struct workers *w, const struct caio_op *ops, uint32_t n,
+						  struct caio_mem_block **held)
 {
+	uint32_t queued = 0;
+	bool wake = false;
 	int ret;
 
 	pthread_mutex_lock(&w->lock);
 	ret = claim_slots(w, ops, n);
 	if (ret == 0) {
-		enqueue(w, ops, n);
-		wake_workers(w, n);
+		if (w->queue_len + n > queue_size(w))
+			compact(w);
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t slot = ops[i].user_data;
+
+			if (ops[i].opcode & CAIO_OP_F_NATIVE) {
+				held[slot] = caio_mem_hold_op(&ops[i]);
+				if (!held[slot]) {
+					wake |= push_done(w, slot, -EFAULT);
+					continue;
+				}
+			}
+			enqueue(w, &ops[i], 1);
+			queued++;
+		}
+		wake_workers(w, queued);
 	}
 	pthread_mutex_unlock(&w->lock);
+	/* On the JavaScript thread, which reaps after submitting: one attempt, as for cancel. */
+	if (wake)
+		wake_try_signal(w->wake);
 	return ret;
+}
+
+/* Releases the hold of the op in `slot`, if it has one (memory.h): its memory is no longer used. */
+static void held_release(struct caio_mem_block **held, uint32_t slot)
+{
+	if (held[slot]) {
+		caio_mem_unhold(held[slot]);
+		held[slot] = NULL;
+	}
+}
+
+/* Releases the holds of the ops whose completions are out[0..n). */
+static void held_release_done(struct caio_mem_block **held, const struct caio_done *out, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		held_release(held, out[i].user_data);
 }
 
 /*

@@ -98,11 +98,10 @@ describe.each(nativeBackends.map((b) => [b.name, b] as const))("%s backend: Work
     CHILD_TIMEOUT_MS + 30_000,
   );
 
-  // Needs the backends to hold each flagged op's block from submit until the op is done or
-  // drained (CAIO_OP_F_NATIVE, c/memory.h): until then caio holds it from JavaScript, and a
-  // Worker terminated with reads in flight leaves their blocks allocated (a leak, never a
-  // write into freed memory). Enable with BACKENDS_HOLD in src/scheduler/memory.ts.
-  test.todo(
+  // The backends hold each flagged op's block from submit until the op is done or drained
+  // (CAIO_OP_F_NATIVE, c/memory.h), so the orphaned contexts' close releases the blocks of
+  // the reads in flight at termination.
+  it(
     `${name}: no native block outlives the terminated Workers`,
     async () => {
       const { exitCode, result } = await once();

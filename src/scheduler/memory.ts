@@ -8,11 +8,11 @@
  * and caio's private buffers are used in place instead (the old rule).
  *
  * Each op holds one native block while in flight (op.hold), so the bytes outlive the
- * JavaScript heap if the Worker is terminated meanwhile. Until the C backends hold
- * flagged ops themselves (CAIO_OP_F_NATIVE, c/memory.h), caio holds the block from
- * staging until the op is reaped (as it always does for the js backend); a Worker
- * terminated in between then leaves that block allocated for good, which is a leak,
- * never a use after free.
+ * JavaScript heap if the Worker is terminated meanwhile. The C backends hold a flagged
+ * op's block themselves (CAIO_OP_F_NATIVE, c/memory.h) from submit until the kernel or
+ * their worker is done with it, even once the Worker is gone (its orphaned context's
+ * close drains the ops and drops their holds); caio holds the block itself, from
+ * staging until the op is reaped, only for the js backend.
  */
 import { OP_WRITE, OP_WRITEV, STAGE_WORDS } from "../backends/backend.ts";
 import {
@@ -38,10 +38,9 @@ const TWO_POW_32 = 4294967296;
 
 /**
  * Whether the C backends hold each flagged op's block themselves (c/memory.h): then
- * their ops are staged with OP_F_NATIVE and caio takes no hold of its own. Set once
- * every C backend implements the contract: until then a flagged opcode is refused.
+ * their ops are staged with OP_F_NATIVE and caio takes no hold of its own.
  */
-const BACKENDS_HOLD = false;
+const BACKENDS_HOLD = true;
 /** CAIO_OP_F_NATIVE (c/common.h): the op's memory is a native block the backend must hold. */
 export const OP_F_NATIVE = 0x8000;
 

@@ -283,6 +283,62 @@ static void check_vectored(void *h)
 	close(fd);
 }
 
+#define NATIVE_BLK 4096
+
+static struct caio_mem_info mem_info(void)
+{
+	struct caio_mem_info info;
+
+	CHECK_EQ(caio_mem_info(&info), 0);
+	return info;
+}
+
+/*
+ * Ops flagged CAIO_OP_F_NATIVE (c/memory.h): the backend holds the block from submit
+ * until the completion, so a block JavaScript drops meanwhile stays until then and
+ * goes with it; a flagged op whose memory is not one caio block completes with
+ * -EFAULT and never runs.
+ */
+static void check_native_holds(void *h)
+{
+	static uint8_t data[NATIVE_BLK], local[64];
+	struct caio_mem_out m;
+	struct caio_mem_info before = mem_info(), info;
+	struct caio_op ops[3];
+	struct results r;
+	int fd = temp_file(NULL);
+	int rc;
+
+	fill(data, NATIVE_BLK, 99);
+	CHECK_EQ(pwrite(fd, data, NATIVE_BLK, 0), NATIVE_BLK);
+	CHECK_EQ(caio_mem_alloc(NATIVE_BLK, NATIVE_BLK, CAIO_MEM_ZERO, &m), 0);
+	ops[0] = OP(CAIO_OP_READ | CAIO_OP_F_NATIVE, fd, (uintptr_t)m.bytes, NATIVE_BLK, 0, 40);
+	ops[1] = OP(CAIO_OP_READ | CAIO_OP_F_NATIVE, fd, local, sizeof(local), 0, 41);
+	/* Runs past the block's end. */
+	ops[2] = OP(CAIO_OP_READ | CAIO_OP_F_NATIVE, fd, (uintptr_t)(m.bytes + NATIVE_BLK - 16), 32, 0, 42);
+	memset(&r, 0, sizeof(r));
+	for (uint32_t done = 0; done < 3; done += (uint32_t)rc) {
+		rc = BACKEND(submit)(h, ops + done, 3 - done);
+		CHECK(rc > 0);
+	}
+	/* JavaScript lets go while the read is in flight: the backend's hold keeps the bytes. */
+	CHECK_EQ(caio_mem_drop((struct caio_mem_block *)(uintptr_t)m.handle), 0);
+	info = mem_info();
+	CHECK_EQ(info.blocks, before.blocks + 1);
+	collect(h, &r, 3);
+	expect_idle(h);
+	CHECK_EQ(r.res[40], NATIVE_BLK);
+	CHECK_EQ(r.res[41], -EFAULT);
+	CHECK_EQ(r.res[42], -EFAULT);
+	info = mem_info();
+	CHECK_EQ(info.holds, before.holds);
+	CHECK_EQ(info.blocks, before.blocks);
+	/* The ArrayBuffer's deallocator, which would run last; it frees the header. */
+	js_release((void *)(uintptr_t)m.bytes, (void *)(uintptr_t)m.handle);
+	CHECK_EQ(mem_info().wrapped, before.wrapped);
+	close(fd);
+}
+
 #ifdef KERNEL_BACKEND
 
 #define BLK 4096

@@ -40,6 +40,8 @@ static ssize_t send_or_fail(int fd, const void *buf, size_t len, int flags)
 
 #define send send_or_fail
 #include "../../c/pool.c"
+/* The backends hold flagged ops' blocks through memory.c's functions (c/memory.h). */
+#include "../../c/memory.c"
 #undef send
 
 #define CHECK_NAME "pool_check"
@@ -696,12 +698,13 @@ int main(void)
 	CHECK_EQ(info.capacity, CAP);
 	check_file_io(h);
 	check_vectored(h);
+	check_native_holds(h);
 	check_errors(h);
 	check_pipes(h);
 	check_wake_stress(h, 2000);
 	info = info_of(h);
-	/* One per accepted batch: 3 (file) + 2 (vectored) + 2 (errors) + 6 (pipes) + 2000 (stress). */
-	CHECK_EQ(info.submit_calls, 2013);
+	/* One per accepted batch: 3 (file) + 2 (vectored) + 1 (native holds) + 2 (errors) + 6 (pipes) + 2000 (stress). */
+	CHECK_EQ(info.submit_calls, 2014);
 	CHECK_EQ(caio_pool_close(h), 0);
 	check_cancel();
 	check_cancel_many();

@@ -15,6 +15,8 @@
  *      (cd "$(mktemp -d)" && valgrind --error-exitcode=1 --leak-check=full /tmp/uring_check_vg)
  */
 #include "../../c/uring.c"
+/* The backends hold flagged ops' blocks through memory.c's functions (c/memory.h). */
+#include "../../c/memory.c"
 
 #define CHECK_NAME "uring_check"
 #define BACKEND(fn) caio_uring_##fn
@@ -298,7 +300,7 @@ static void check_remote(uint32_t option)
 	CHECK_EQ(pipe2(q, O_CLOEXEC), 0);
 	blocker = OP(CAIO_OP_READ, q[0], fifo_buf, sizeof(fifo_buf), 0, 7);
 	b->via[7] = VIA_POOL;
-	CHECK_EQ(workers_submit(&b->pool, &blocker, 1), 0);
+	CHECK_EQ(workers_submit(&b->pool, &blocker, 1, b->held), 0);
 	for (;;) {
 		pthread_mutex_lock(&b->pool.lock);
 		bool running = b->pool.queued == 0;
@@ -369,7 +371,8 @@ static void check_remote_prefix(uint32_t option)
 
 static void check_mode(uint32_t option)
 {
-	static void (*const steps[])(void *) = { check_file_io, check_vectored, check_errors, check_direct, check_cancel };
+	static void (*const steps[])(void *) = { check_file_io, check_vectored, check_native_holds,
+						 check_errors,  check_direct,   check_cancel };
 	void *h = open_backend(CAP, option);
 	struct caio_info info = info_of(h);
 
