@@ -449,15 +449,6 @@ CAIO_EXPORT int caio_aio_reap(void *handle, struct caio_done *out, uint32_t max)
 	return (int)n;
 }
 
-static int validate_slots(const struct aio_backend *b, const uint32_t *slots, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		if (slots[i] >= b->capacity)
-			return -EINVAL;
-	}
-	return 0;
-}
-
 /*
  * Cancels the ops in slots[0..n) and returns n (all taken), or -EINVAL (nothing
  * asked) when n > capacity or a slot is out of range. A queued op of the pool's
@@ -475,7 +466,7 @@ CAIO_EXPORT int caio_aio_cancel(void *handle, const uint32_t *slots, uint32_t n)
 	struct aio_backend *b = handle;
 	struct io_event ignored;
 
-	if (n > b->capacity || validate_slots(b, slots, n) < 0)
+	if (caio_check_slots(b->capacity, slots, n) < 0)
 		return -EINVAL;
 	if (b->pool.started > 0)
 		workers_cancel(&b->pool, slots, n, b->via, VIA_POOL);

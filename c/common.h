@@ -78,6 +78,18 @@ struct caio_info {
 	uint32_t features;     /* backend-specific flag bits that initialisation accepted */
 };
 
+/* For caio_X_cancel: -EINVAL unless n <= capacity and every slot is below capacity, else 0. */
+static inline int caio_check_slots(uint32_t capacity, const uint32_t *slots, uint32_t n)
+{
+	if (n > capacity)
+		return -EINVAL;
+	for (uint32_t i = 0; i < n; i++) {
+		if (slots[i] >= capacity)
+			return -EINVAL;
+	}
+	return 0;
+}
+
 _Static_assert(sizeof(struct caio_op) == 32, "caio_op layout is shared with TypeScript");
 _Static_assert(sizeof(struct caio_done) == 8, "caio_done layout is shared with TypeScript");
 _Static_assert(sizeof(struct caio_info) == 16, "caio_info layout is shared with TypeScript");

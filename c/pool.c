@@ -120,15 +120,6 @@ CAIO_EXPORT int caio_pool_reap(void *handle, struct caio_done *out, uint32_t max
 	return (int)n;
 }
 
-static int validate_slots(const struct pool_backend *b, const uint32_t *slots, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		if (slots[i] >= b->pool.capacity)
-			return -EINVAL;
-	}
-	return 0;
-}
-
 /*
  * Cancels the ops in slots[0..n) that no worker has started, under one lock, and
  * returns n (all taken). Those complete with -ECANCELED, already by the time this
@@ -140,7 +131,7 @@ CAIO_EXPORT int caio_pool_cancel(void *handle, const uint32_t *slots, uint32_t n
 {
 	struct pool_backend *b = handle;
 
-	if (n > b->pool.capacity || validate_slots(b, slots, n) < 0)
+	if (caio_check_slots(b->pool.capacity, slots, n) < 0)
 		return -EINVAL;
 	workers_cancel(&b->pool, slots, n, NULL, 0);
 	return (int)n;

@@ -838,15 +838,6 @@ static int cancel_chunk(struct uring_backend *b, const uint32_t *slots, uint32_t
 	return end == 0 && ret < 0 ? ret : (int)end;
 }
 
-static int validate_slots(const struct uring_backend *b, const uint32_t *slots, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++) {
-		if (slots[i] >= b->capacity)
-			return -EINVAL;
-	}
-	return 0;
-}
-
 /*
  * Asks the kernel to cancel the ops in slots[0..n) with one IORING_OP_ASYNC_CANCEL
  * each, one io_uring_enter per SQ-ful; a queued op of the pool's completes with
@@ -864,7 +855,7 @@ CAIO_EXPORT int caio_uring_cancel(void *handle, const uint32_t *slots, uint32_t 
 	uint32_t taken = 0;
 	bool more = true;
 
-	if (n > b->capacity || validate_slots(b, slots, n) < 0)
+	if (caio_check_slots(b->capacity, slots, n) < 0)
 		return -EINVAL;
 	while (taken < n && more) {
 		uint32_t room = min3(n - taken, sq_space(b), cq_room(b, n - taken));
