@@ -39,6 +39,7 @@
 #include <stdint.h>
 
 struct caio_op;
+struct caio_done;
 struct caio_mem_block;
 
 /* caio_mem_alloc's flags. */
@@ -64,11 +65,15 @@ struct caio_mem_info {
 struct caio_mem_api {
 	struct caio_mem_block *(*hold_op)(const struct caio_op *op);
 	void (*unhold)(struct caio_mem_block *block);
+	uint32_t (*hold_ops)(const struct caio_op *ops, uint32_t n, struct caio_mem_block **held);
+	void (*unhold_done)(struct caio_mem_block **held, const struct caio_done *done, uint32_t n);
 };
 
 #ifdef CAIO_MEM_API
 #define caio_mem_hold_op(op) ((CAIO_MEM_API)->hold_op(op))
 #define caio_mem_unhold(block) ((CAIO_MEM_API)->unhold(block))
+#define caio_mem_hold_ops(ops, n, held) ((CAIO_MEM_API)->hold_ops(ops, n, held))
+#define caio_mem_unhold_done(held, done, n) ((CAIO_MEM_API)->unhold_done(held, done, n))
 #else
 /*
  * Holds the block that op's memory lies in (its bytes; for READV/WRITEV its iovec
@@ -78,6 +83,14 @@ struct caio_mem_api {
 struct caio_mem_block *caio_mem_hold_op(const struct caio_op *op);
 /* Releases a hold from caio_mem_hold_op; may free the block. Thread-safe. */
 void caio_mem_unhold(struct caio_mem_block *block);
+/*
+ * caio_mem_hold_op for every op of ops[0..n) flagged CAIO_OP_F_NATIVE, under one lock
+ * (the per-batch path): held[op.user_data] gets the block, or NULL when the memory is
+ * not caio's. Returns how many flagged ops got NULL. Thread-safe.
+ */
+uint32_t caio_mem_hold_ops(const struct caio_op *ops, uint32_t n, struct caio_mem_block **held);
+/* Releases held[done[i].user_data] (when not NULL) for each of done[0..n) and clears it, under one lock. */
+void caio_mem_unhold_done(struct caio_mem_block **held, const struct caio_done *done, uint32_t n);
 #endif
 
 #endif

@@ -657,11 +657,12 @@ static void hold_batch(struct uring_backend *b, const struct caio_op *ops, uint3
 		b->staged[i] = ops[i];
 		b->staged[i].opcode = op_code(&ops[i]);
 		b->via[slot] = VIA_RING;
-		if (ops[i].opcode & CAIO_OP_F_NATIVE) {
-			b->held[slot] = caio_mem_hold_op(&ops[i]);
-			if (!b->held[slot])
-				b->via[slot] = VIA_FAULT;
-		}
+	}
+	if (caio_mem_hold_ops(ops, n, b->held) == 0)
+		return;
+	for (uint32_t i = 0; i < n; i++) {
+		if ((ops[i].opcode & CAIO_OP_F_NATIVE) && !b->held[ops[i].user_data])
+			b->via[ops[i].user_data] = VIA_FAULT;
 	}
 }
 

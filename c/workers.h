@@ -551,17 +551,16 @@ static __attribute__((unused)) int workers_submit(struct workers *w, const struc
 	pthread_mutex_lock(&w->lock);
 	ret = claim_slots(w, ops, n);
 	if (ret == 0) {
+		/* memory.c takes no other lock while it holds its own, so nesting it here cannot deadlock. */
+		caio_mem_hold_ops(ops, n, held);
 		if (w->queue_len + n > queue_size(w))
 			compact(w);
 		for (uint32_t i = 0; i < n; i++) {
 			uint32_t slot = ops[i].user_data;
 
-			if (ops[i].opcode & CAIO_OP_F_NATIVE) {
-				held[slot] = caio_mem_hold_op(&ops[i]);
-				if (!held[slot]) {
-					wake |= push_done(w, slot, -EFAULT);
-					continue;
-				}
+			if ((ops[i].opcode & CAIO_OP_F_NATIVE) && !held[slot]) {
+				wake |= push_done(w, slot, -EFAULT);
+				continue;
 			}
 			enqueue(w, &ops[i], 1);
 			queued++;
@@ -587,8 +586,8 @@ static void held_release(struct caio_mem_block **held, uint32_t slot)
 /* Releases the holds of the ops whose completions are out[0..n). */
 static void held_release_done(struct caio_mem_block **held, const struct caio_done *out, uint32_t n)
 {
-	for (uint32_t i = 0; i < n; i++)
-		held_release(held, out[i].user_data);
+	if (n > 0)
+		caio_mem_unhold_done(held, out, n);
 }
 
 /*
