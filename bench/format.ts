@@ -10,6 +10,8 @@ export function figure(unit: Unit, value: number): string {
       return (value / 2 ** 20).toFixed(0);
     case "µs":
       return (value / 1000).toFixed(2);
+    case "ms":
+      return value.toFixed(1);
   }
 }
 

@@ -5,12 +5,14 @@
  *   W1 cached 4 KiB random reads, 64 in flight        W2 the same with O_DIRECT
  *   W3 cached 4 KiB reads one at a time: p50 / p99    W4 cached 1 MiB sequential reads
  *   W5 4 KiB random writes, 64 in flight, one fdatasync per 64 writes
+ *   gap: the longest event-loop gap while 64 reads of a 5 ms-per-read FUSE file are in flight
+ *        (needs root, /dev/fuse and python3-fusepy; skipped with the reason otherwise)
  *   sweep: W1 and W2 at 1 … 1024 in flight            rss: RSS growth over 1,000,000 reads
  *
  * Writes docs/bench.md and docs/bench.svg (a --quick or --only run writes them under
  * bench/.data/report instead, so the committed full-run report stays as it is).
  *
- *   bun run bench                                  # full run, about 12 minutes
+ *   bun run bench                                  # full run, about 13 minutes
  *   bun run bench -- --quick                       # about a minute; smoke figures only
  *   bun run bench -- --only w1,w3 --runs 5 --seconds 3
  *   bun bench/index.ts --replot                    # redraw docs/ from docs/bench.json
@@ -37,6 +39,7 @@ import { w1, w2 } from "./workloads/random-read.ts";
 import { w5 } from "./workloads/random-write.ts";
 import { rss } from "./workloads/rss.ts";
 import { w4 } from "./workloads/sequential.ts";
+import { slowFsGap } from "./workloads/slowfs-gap.ts";
 import { sweeps } from "./workloads/sweep.ts";
 
 const WORKLOADS: [WorkloadResult["id"], (env: BenchEnv) => Promise<WorkloadResult>][] = [
@@ -45,6 +48,7 @@ const WORKLOADS: [WorkloadResult["id"], (env: BenchEnv) => Promise<WorkloadResul
   ["w3", w3],
   ["w4", w4],
   ["w5", w5],
+  ["gap", slowFsGap],
 ];
 
 function contendersHere(): { contenders: Contender[]; unavailable: { name: string; reason: string }[] } {

@@ -2,7 +2,7 @@
 import { BUN_FS_LABEL } from "./contenders.ts";
 import { figure, mib, ratio } from "./format.ts";
 import { machineLine } from "./machine.ts";
-import type { BenchResults, RssResult, Series, SweepResult, WorkloadResult } from "./results.ts";
+import { lowerIsBetter, type BenchResults, type RssResult, type Series, type SweepResult, type Unit, type WorkloadResult } from "./results.ts";
 import { median, minMax } from "./stats.ts";
 import type { TargetCheck } from "./targets.ts";
 
@@ -12,11 +12,17 @@ function table(headers: string[], rows: string[][], leftColumns = 1): string {
   return [head, ...rows.map((row) => `| ${row.join(" | ")} |`)].join("\n");
 }
 
-/** Speed-up against Bun fs: > 1 is better for every unit (latency is inverted). */
+/** Speed-up against Bun fs: > 1 is better for every unit (latency and gaps are inverted). */
 export function speedup(w: WorkloadResult, s: Series): number | undefined {
   const base = w.series.find((x) => x.label === BUN_FS_LABEL)?.samples ?? [];
   if (s.samples.length === 0 || base.length === 0) return undefined;
-  return w.unit === "µs" ? median(base) / median(s.samples) : median(s.samples) / median(base);
+  return lowerIsBetter(w.unit) ? median(base) / median(s.samples) : median(s.samples) / median(base);
+}
+
+/** The ratio, or nothing when Bun fs has no figure to compare with (it failed every run). */
+function versusCell(w: WorkloadResult, s: Series): string {
+  const value = speedup(w, s);
+  return value === undefined ? "" : ratio(value);
 }
 
 function emptyReason(s: Series): string {
@@ -28,35 +34,63 @@ function sampleNote(s: Series, runs: number): string {
   return s.samples.length < runs ? ` (${s.samples.length} of ${runs} runs)` : "";
 }
 
+const medianCell = (unit: Unit, values: number[] | undefined) => (values && values.length > 0 ? figure(unit, median(values)) : "");
+
+/** A figure some workloads show after the range: p99 for latency, the round time for the gap. */
+interface ExtraColumn {
+  header: string;
+  cell(s: Series): string;
+}
+
+function columnsOf(unit: Unit): { headers: string[]; extra?: ExtraColumn } {
+  switch (unit) {
+    case "µs": {
+      const extra = { header: "p99 µs (median)", cell: (s: Series) => medianCell(unit, s.p99) };
+      return { headers: ["p50 µs", "p50 min – max", extra.header, "Bun fs p50 / p50"], extra };
+    }
+    case "ms": {
+      const extra = { header: "round ms (median)", cell: (s: Series) => medianCell(unit, s.roundMs) };
+      return { headers: ["longest gap ms (median)", "min – max", extra.header, "Bun fs gap / gap"], extra };
+    }
+    default:
+      return { headers: [`${unit} median`, "min – max", "vs Bun fs"] };
+  }
+}
+
 function workloadTable(w: WorkloadResult, runs: number): string {
   const heading = `### ${w.title} (${w.detail})`;
   if (w.skipped) return `${heading}\n\nSkipped: ${w.skipped}`;
-  const latency = w.unit === "µs";
-  const headers = latency
-    ? ["contender", "p50 µs", "p50 min – max", "p99 µs (median)", "Bun fs p50 / p50"]
-    : ["contender", `${w.unit} median`, "min – max", "vs Bun fs"];
+  const { headers, extra } = columnsOf(w.unit);
   const rows = w.series.map((s) => {
-    if (s.samples.length === 0) return [s.label, emptyReason(s), "", ...(latency ? [""] : []), ""];
+    if (s.samples.length === 0) return [s.label, emptyReason(s), "", ...(extra ? [""] : []), ""];
     const [low, high] = minMax(s.samples);
     const cells = [s.label + sampleNote(s, runs), figure(w.unit, median(s.samples)), `${figure(w.unit, low)} – ${figure(w.unit, high)}`];
-    if (latency) cells.push(s.p99 && s.p99.length > 0 ? figure(w.unit, median(s.p99)) : "");
-    cells.push(ratio(speedup(w, s)!));
+    if (extra) cells.push(extra.cell(s));
+    cells.push(versusCell(w, s));
     return cells;
   });
-  return `${heading}\n\n${table(headers, rows)}`;
+  const note = w.note ? `${w.note}\n\n` : "";
+  return `${heading}\n\n${note}${table(["contender", ...headers], rows)}`;
+}
+
+/** The summary's column for a workload: its id and unit, unless a name says more. */
+function summaryColumn(w: WorkloadResult): string {
+  if (w.id === "gap") return "FUSE gap ms";
+  return `${w.id.toUpperCase()} ${w.unit}${w.unit === "µs" ? " p50" : ""}`;
 }
 
 /** Contenders × workloads, each cell the median and its speed-up against Bun fs. */
 export function summaryTable(workloads: WorkloadResult[]): string {
   const ran = workloads.filter((w) => !w.skipped);
   const labels = [...new Set(ran.flatMap((w) => w.series.map((s) => s.label)))];
-  const headers = ["contender", ...ran.map((w) => `${w.id.toUpperCase()} ${w.unit}${w.unit === "µs" ? " p50" : ""}`)];
+  const headers = ["contender", ...ran.map(summaryColumn)];
   const rows = labels.map((label) => [
     label,
     ...ran.map((w) => {
       const s = w.series.find((x) => x.label === label);
       if (!s || s.samples.length === 0) return "–";
-      return `${figure(w.unit, median(s.samples))} (${ratio(speedup(w, s)!)})`;
+      const versus = versusCell(w, s);
+      return versus ? `${figure(w.unit, median(s.samples))} (${versus})` : figure(w.unit, median(s.samples));
     }),
   ]);
   return table(headers, rows);
@@ -94,7 +128,7 @@ export function markdownReport(results: BenchResults, checks: TargetCheck[]): st
     `Written by \`bun run bench\` (bench/index.ts); do not edit by hand.\n\n${machineLine(results.machine)}`,
     `Medians of ${results.runs} interleaved runs of ${results.seconds} s per contender ` +
       `(sweep: ${results.sweepSeconds} s per point); ${results.fileBytes >> 20} MiB test file on the machine's disk. ` +
-      `Ratios are against Bun's \`node:fs/promises\` in the same run; for latency, Bun's p50 divided by the contender's, ` +
+      `Ratios are against Bun's \`node:fs/promises\` in the same run; for latency and the FUSE gap, Bun's figure divided by the contender's, ` +
       `so above 1× is better everywhere. fio and the readSync loop are references, not rivals.`,
     ...results.unavailable.map((u) => `caio ${u.name}: unavailable here (${u.reason}).`),
     "![caio against Bun's fs per workload, and the concurrency sweep](bench.svg)",

@@ -2,7 +2,10 @@
 import type { Role } from "./contenders.ts";
 import type { Machine } from "./machine.ts";
 
-export type Unit = "IOPS" | "MiB/s" | "writes/s" | "µs";
+export type Unit = "IOPS" | "MiB/s" | "writes/s" | "µs" | "ms";
+
+/** Latency (µs) and event-loop gaps (ms): the smaller figure wins. */
+export const lowerIsBetter = (unit: Unit) => unit === "µs" || unit === "ms";
 
 /** One contender's figures in one workload: one sample per run. */
 export interface Series {
@@ -10,20 +13,24 @@ export interface Series {
   role: Role;
   /** Set for caio measured on purpose with something other than aligned buffers. */
   variant?: string;
-  /** Per second (bytes for MiB/s), or p50 nanoseconds for latency workloads. */
+  /** Per second (bytes for MiB/s), p50 nanoseconds for latency workloads, or milliseconds for the gap. */
   samples: number[];
   /** Latency workloads: each run's p99, nanoseconds. */
   p99?: number[];
+  /** The gap workload: each run's median round time, milliseconds. */
+  roundMs?: number[];
   /** Why there are no samples. */
   skipped?: string;
 }
 
 export interface WorkloadResult {
-  id: "w1" | "w2" | "w3" | "w4" | "w5";
+  id: "w1" | "w2" | "w3" | "w4" | "w5" | "gap";
   title: string;
   /** The parameters in a few words, for the table caption. */
   detail: string;
   unit: Unit;
+  /** How the figures were taken, when the caption cannot say it in a few words. */
+  note?: string;
   series: Series[];
   /** The whole workload could not run here (e.g. no O_DIRECT). */
   skipped?: string;

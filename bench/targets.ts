@@ -1,7 +1,7 @@
 /** The issue's targets, checked against one run's medians. */
 import { BUN_FS_LABEL } from "./contenders.ts";
 import { percent, ratio, withUnit, mib } from "./format.ts";
-import type { BenchResults, Series, WorkloadResult } from "./results.ts";
+import { lowerIsBetter, type BenchResults, type Series, type WorkloadResult } from "./results.ts";
 import { median } from "./stats.ts";
 import { FIO_LABEL } from "./workloads/env.ts";
 import { READ_SYNC_LABEL } from "./workloads/sync-reference.ts";
@@ -17,8 +17,6 @@ export interface TargetCheck {
 /** Largest RSS growth a backend may show over the measured operations. */
 export const RSS_LIMIT_MIB = 16;
 
-const lowerIsBetter = (w: WorkloadResult) => w.unit === "µs";
-
 function medianOf(w: WorkloadResult, label: string): number | undefined {
   const samples = w.series.find((s) => s.label === label)?.samples ?? [];
   return samples.length > 0 ? median(samples) : undefined;
@@ -26,7 +24,7 @@ function medianOf(w: WorkloadResult, label: string): number | undefined {
 
 /** The caio backend (aligned buffers) with the best median in `w`. */
 export function bestCaio(w: WorkloadResult): Series | undefined {
-  const sign = lowerIsBetter(w) ? -1 : 1;
+  const sign = lowerIsBetter(w.unit) ? -1 : 1;
   return w.series
     .filter((s) => s.role === "caio" && !s.variant && s.samples.length > 0)
     .sort((a, b) => sign * (median(b.samples) - median(a.samples)))[0];
@@ -41,7 +39,7 @@ function compare(w: WorkloadResult | undefined, reference: string, goal: number,
   if (!best || base === undefined) return { target: name, figure: `no figure for ${best ? reference : "any caio backend"}` };
   const value = median(best.samples);
   const r = value / base;
-  const met = lowerIsBetter(w) ? r <= goal : r >= goal;
+  const met = lowerIsBetter(w.unit) ? r <= goal : r >= goal;
   const shown = asPercent ? percent(r) : ratio(r);
   return { target: name, met, figure: `${best.label} ${withUnit(w.unit, value)} = ${shown} of ${reference} (${withUnit(w.unit, base)})` };
 }

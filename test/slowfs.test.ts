@@ -26,6 +26,7 @@ import {
   slowFsUnavailable,
   unmountLeftovers,
 } from "./support/slowfs.ts";
+import { underTicker } from "./support/ticker.ts";
 
 /** The issue's bound: no timer callback waits as long as one 5 ms read. */
 const MAX_GAP_MS = 5;
@@ -40,32 +41,6 @@ const CLOSE_AFTER_RELEASE_WITHIN_MS = 1000;
 
 if (slowFsUnavailable) console.log(`[skip] slowfs tests: ${slowFsUnavailable}`);
 else unmountLeftovers();
-
-interface Timed<T> {
-  value: T;
-  /** Longest wait between two callbacks of a 1 ms interval timer while `work` ran. */
-  maxGapMs: number;
-  totalMs: number;
-}
-
-/** Runs `work` under a 1 ms interval timer and reports how long the event loop went without serving it. */
-async function underTicker<T>(work: () => Promise<T>): Promise<Timed<T>> {
-  const started = performance.now();
-  let last = started;
-  let maxGapMs = 0;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    maxGapMs = Math.max(maxGapMs, now - last);
-    last = now;
-  }, 1);
-  try {
-    const value = await work();
-    const now = performance.now();
-    return { value, maxGapMs: Math.max(maxGapMs, now - last), totalMs: now - started };
-  } finally {
-    clearInterval(ticker);
-  }
-}
 
 /** Fills buffers[i] from offsets[i], all issued in one tick. */
 function readAllInto(ctx: Context, fd: number, buffers: Buffer[], offsets: number[]): Promise<number[]> {
