@@ -316,6 +316,66 @@ static void check_threads(void)
 	check_nothing_live();
 }
 
+#define CHURN_BLOCKS 600
+#define CHURN_ROUNDS 20000
+
+/* xorshift: a fixed sequence, so a failure repeats. */
+static uint32_t churn_random(uint32_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 17;
+	*state ^= *state << 5;
+	return *state;
+}
+
+/*
+ * Blocks of every kind come and go in random order (page-aligned ones go through the
+ * start table, with its growth and backward-shift removals; the others only through the
+ * tree). Every live block is found from its first byte, from inside its first page and
+ * from further in, and a freed block is found by nothing, through the batch functions.
+ */
+static void check_lookup_churn(void)
+{
+	static struct caio_mem_out live[CHURN_BLOCKS];
+	static const uint32_t sizes[] = { 16, 100, 4096, 8192, 65536, 300000 };
+	static const uint32_t alignments[] = { 16, 64, 4096, 4096, 4096, 4096 };
+	struct caio_mem_block *held[2] = { NULL, NULL };
+	struct caio_done done[2] = { { 0, 0 }, { 1, 0 } };
+	uint32_t state = 2463534242u;
+
+	for (int round = 0; round < CHURN_ROUNDS; round++) {
+		uint32_t i = churn_random(&state) % CHURN_BLOCKS;
+		uint32_t kind = churn_random(&state) % 6;
+
+		if (live[i].handle) {
+			struct caio_mem_out m = live[i];
+			uint32_t size = (uint32_t)(block(m)->end - block(m)->start);
+			uint32_t inside = churn_random(&state) % size;
+			struct caio_op ops[2] = { op(CAIO_OP_READ, m.bytes + inside, size - inside),
+						  op(CAIO_OP_READ, m.bytes, size + 1) };
+
+			ops[0].user_data = 0;
+			ops[1].user_data = 1;
+			CHECK_EQ(caio_mem_hold_ops(ops, 2, held), 1);
+			CHECK(held[0] == block(m) && held[1] == NULL);
+			caio_mem_unhold_done(held, done, 2);
+			CHECK(held[0] == NULL);
+			collect(m);
+			ops[0].buf = m.bytes;
+			ops[0].len = 1;
+			CHECK(caio_mem_hold_op(&ops[0]) == NULL); /* freed: its bytes are no one's */
+			live[i].handle = 0;
+		} else {
+			live[i] = alloc(sizes[kind], alignments[kind], 0);
+		}
+	}
+	for (uint32_t i = 0; i < CHURN_BLOCKS; i++) {
+		if (live[i].handle)
+			collect(live[i]);
+	}
+	check_nothing_live();
+}
+
 int main(void)
 {
 	check_alloc();
@@ -326,6 +386,7 @@ int main(void)
 	check_attach();
 	check_api_table();
 	check_threads();
+	check_lookup_churn();
 	CHECK(tree == NULL);
 	puts("memory_check: ok");
 	return 0;
