@@ -32,6 +32,7 @@ import {
   type OperationOptions,
   type ParsedOptions,
 } from "./validate.ts";
+import { freshOwnView } from "./views.ts";
 
 export type { BackendName } from "./backends/index.ts";
 export { AbortError, type CodedError, type SystemError } from "./errors.ts";
@@ -187,7 +188,7 @@ export class Context {
     const parsed = this.#checkTarget(fd, offset, options);
     const position = Number(offset);
     const result = await this.#scheduler.enqueue(OP_WRITE, fd, position, bytes, parsed, typeof payload === "string");
-    if (result < 0) throw transferError(result, "write", fd, bytes, position, this.backend);
+    if (result < 0) throw transferError(result, "write", fd, bytes.bytes, position, this.backend);
     return result;
   }
 
@@ -204,7 +205,7 @@ export class Context {
     if (buffer === ENOMEM) throw systemError(ENOMEM, "read");
     let result: number;
     try {
-      result = await this.#scheduler.enqueue(OP_READ, fd, position, buffer, parsed, true);
+      result = await this.#scheduler.enqueue(OP_READ, fd, position, freshOwnView(buffer), parsed, true);
     } catch (error) {
       dropNative(buffer);
       throw error;
@@ -224,7 +225,7 @@ export class Context {
     const parsed = this.#checkTarget(fd, offset, options);
     const position = Number(offset);
     const result = await this.#scheduler.enqueue(OP_READ, fd, position, own, parsed);
-    if (result < 0) throw transferError(result, "read", fd, own, position, this.backend);
+    if (result < 0) throw transferError(result, "read", fd, own.bytes, position, this.backend);
     return result;
   }
 

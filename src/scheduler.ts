@@ -22,6 +22,7 @@ import { claimMemory, copyBack, encodeStaged, ENOMEM, releaseMemory } from "./sc
 import { ABANDONED, IN_FLIGHT, isRead, Operation, QUEUED, SETTLED } from "./scheduler/operation.ts";
 import { OpQueue, SlotTable } from "./scheduler/slots.ts";
 import type { ParsedOptions } from "./validate.ts";
+import type { OwnView } from "./views.ts";
 
 const EAGAIN = -11;
 
@@ -119,12 +120,13 @@ export class Scheduler {
     opcode: Opcode,
     fd: number,
     offset: number,
-    view: Uint8Array | null,
+    view: OwnView | null,
     options: ParsedOptions,
     privateView = false,
   ): Promise<number> {
-    const length = view ? view.length : 0;
-    return this.#add(new Operation(opcode, fd, offset, view, length, options.priority, options.signal, privateView));
+    const op = new Operation(opcode, fd, offset, view && view.bytes, view ? view.bytes.length : 0, options.priority, options.signal, privateView);
+    op.known = view;
+    return this.#add(op);
   }
 
   /** enqueue() for readv/writev: the views are read or filled in order, as one operation. */
@@ -406,6 +408,7 @@ export class Scheduler {
     releaseMemory(op);
     op.state = state;
     op.view = null;
+    op.known = null;
     op.views = null;
     op.lengths = null;
     op.iov = null;

@@ -4,7 +4,7 @@
  * the error to reject with. Nothing after these checks looks at the caller's objects.
  */
 import { invalidArgType, invalidState, outOfRange, type CodedError } from "./errors.ts";
-import { isArray, isRawBuffer, ownBytesOfBuffer, ownView } from "./views.ts";
+import { freshOwnView, isArray, isRawBuffer, ownBytesOfBuffer, ownView, type OwnView } from "./views.ts";
 
 /** Node's limit for one read/write (kernel moves at most 0x7ffff000 bytes per call anyway). */
 export const MAX_LENGTH = 2 ** 31 - 1;
@@ -98,11 +98,11 @@ function detachedError(name: string): CodedError {
 }
 
 /** caio's own view of the memory `value` views (see views.ts), or the error for it. */
-export function toOwnView(name: string, value: unknown): Uint8Array | CodedError {
+export function toOwnView(name: string, value: unknown): OwnView | CodedError {
   const own = ownView(value);
   if (own === "not-a-view") return invalidArgType(name, "an instance of Buffer, TypedArray or DataView", value);
   if (own === "detached") return detachedError(name);
-  if (own.length > MAX_LENGTH) return outOfRange(`${name}.byteLength`, `<= ${MAX_LENGTH}`, own.length);
+  if (own.bytes.length > MAX_LENGTH) return outOfRange(`${name}.byteLength`, `<= ${MAX_LENGTH}`, own.bytes.length);
   return own;
 }
 
@@ -114,12 +114,12 @@ const encodeUtf8 = TextEncoder.prototype.encode;
  * unpooled buffer nobody else holds (so it needs no copy; see bounce.ts), views and
  * ArrayBuffers (shared or not) are wrapped without copying.
  */
-export function toWritableBytes(payload: unknown): Uint8Array | CodedError {
-  if (typeof payload === "string") return encodeUtf8.call(utf8, payload);
+export function toWritableBytes(payload: unknown): OwnView | CodedError {
+  if (typeof payload === "string") return freshOwnView(encodeUtf8.call(utf8, payload));
   if (isRawBuffer(payload)) {
     const own = ownBytesOfBuffer(payload);
     if (own === "detached") return detachedError("payload");
-    return own.length > MAX_LENGTH ? outOfRange("payload.byteLength", `<= ${MAX_LENGTH}`, own.length) : own;
+    return own.length > MAX_LENGTH ? outOfRange("payload.byteLength", `<= ${MAX_LENGTH}`, own.length) : freshOwnView(own);
   }
   const own = toOwnView("payload", payload);
   if (own instanceof Error && (own as CodedError).code === "ERR_INVALID_ARG_TYPE") {
@@ -149,7 +149,7 @@ export function toOwnViews(name: string, views: unknown): Uint8Array[] | CodedEr
   for (let i = 0; i < count; i++) {
     const own = toOwnView(`${name}[${i}]`, (views as unknown[])[i]);
     if (own instanceof Error) return own;
-    owns[i] = own;
+    owns[i] = own.bytes;
   }
   return owns;
 }

@@ -55,12 +55,31 @@ export function isRawBuffer(value: unknown): value is ArrayBufferLike {
 export { isArray };
 
 /**
+ * caio's own view of some memory, and what the memory layer (scheduler/memory.ts)
+ * learned about it the first time: whether it lies in a native block and the address
+ * of its first byte. Neither changes while the view is attached (a detached view's
+ * length drops to 0, which every use checks first), so a cached view is looked up once.
+ */
+export interface OwnView {
+  readonly bytes: Uint8Array;
+  /** The native block (bounce.ts) the bytes lie in, null for none; undefined until looked up. */
+  block: object | null | undefined;
+  /** Address of bytes[0]; -1 until looked up. */
+  address: number;
+}
+
+/** A record for memory caio just made its own view of (not cached). */
+export function freshOwnView(bytes: Uint8Array): OwnView {
+  return { bytes, block: undefined, address: -1 };
+}
+
+/**
  * Own views already made, by the caller's view. A view over a buffer that cannot be
  * resized views the same bytes for its whole life (only detaching can change that,
  * and then its own view's length drops to 0), so callers that reuse their buffers,
- * as I/O loops do, skip the getters and the allocation.
+ * as I/O loops do, skip the getters, the allocation and the memory lookups.
  */
-const ownViews = new WeakMap<object, Uint8Array>();
+const ownViews = new WeakMap<object, OwnView>();
 /** Own views over SharedArrayBuffers: the brand check, made once. */
 const sharedOwnViews = new WeakSet<Uint8Array>();
 
@@ -69,13 +88,15 @@ const sharedOwnViews = new WeakSet<Uint8Array>();
  * intrinsic getters; a problem when it is not a view or its memory is detached (or,
  * for a DataView, out of bounds of a shrunk resizable buffer).
  */
-export function ownView(value: unknown): Uint8Array | ViewProblem {
+export function ownView(value: unknown): OwnView | ViewProblem {
   const known = ownViews.get(value as object);
   // Length 0: never cached as valid (zero-length, or detached since): the full check decides.
-  if (known !== undefined && typedArrayByteLength.call(known) > 0) return known;
+  if (known !== undefined && typedArrayByteLength.call(known.bytes) > 0) return known;
   const own = makeOwnView(value);
-  if (typeof own !== "string" && own.length > 0 && !resizable(typedArrayBuffer.call(own))) ownViews.set(value as object, own);
-  return own;
+  if (typeof own === "string") return own;
+  const record = freshOwnView(own);
+  if (own.length > 0 && !resizable(typedArrayBuffer.call(own))) ownViews.set(value as object, record);
+  return record;
 }
 
 function resizable(buffer: ArrayBufferLike): boolean {

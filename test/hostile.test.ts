@@ -35,6 +35,7 @@ import {
 } from "../src/backends/backend.ts";
 import { Context, nativeLibrary, type BackendName } from "../src/index.ts";
 import { Scheduler } from "../src/scheduler.ts";
+import { freshOwnView } from "../src/views.ts";
 import { backends, repoRoot, reportSkip, runBun, tempDir, tempFile } from "./helpers.ts";
 
 /**
@@ -1103,10 +1104,10 @@ describe("the scheduler over a backend that throws", () => {
     const scheduler = new Scheduler(backend);
     const readBack = new Uint8Array(4);
     const results = await outcomes([
-      scheduler.enqueue(OP_WRITE, 3, 0, bytes("before"), NO_OPTIONS),
-      scheduler.enqueue(OP_WRITE, 13, 100, bytes("poison"), NO_OPTIONS),
-      scheduler.enqueue(OP_WRITE, 3, 6, bytes("after"), NO_OPTIONS),
-      scheduler.enqueue(OP_READ, 3, 200, readBack, NO_OPTIONS),
+      scheduler.enqueue(OP_WRITE, 3, 0, freshOwnView(bytes("before")), NO_OPTIONS),
+      scheduler.enqueue(OP_WRITE, 13, 100, freshOwnView(bytes("poison")), NO_OPTIONS),
+      scheduler.enqueue(OP_WRITE, 3, 6, freshOwnView(bytes("after")), NO_OPTIONS),
+      scheduler.enqueue(OP_READ, 3, 200, freshOwnView(readBack), NO_OPTIONS),
     ]);
     expect({ poison: isCoded(results[1]!), others: [results[0], results[2], results[3]] }).toEqual({
       poison: true,
@@ -1115,7 +1116,7 @@ describe("the scheduler over a backend that throws", () => {
     expect(Buffer.from(backend.file.subarray(0, 11)).toString()).toBe("beforeafter");
     expect(allAre(backend.file.subarray(100, 106), 0)).toBe(true);
     expect(scheduler.stats).toMatchObject({ queued: 0, inFlight: 0 });
-    expect(await outcomes([scheduler.enqueue(OP_WRITE, 3, 11, bytes("!"), NO_OPTIONS)])).toEqual([{ status: "fulfilled", value: 1 }]);
+    expect(await outcomes([scheduler.enqueue(OP_WRITE, 3, 11, freshOwnView(bytes("!")), NO_OPTIONS)])).toEqual([{ status: "fulfilled", value: 1 }]);
     expect(backend.escaped).toEqual([]);
     expect(await settles(scheduler.close())).toBe(true);
     expect(backend.closed).toBe(true);
@@ -1125,7 +1126,7 @@ describe("the scheduler over a backend that throws", () => {
     const backend = new FaultyBackend(4);
     backend.alwaysThrow = true;
     const scheduler = new Scheduler(backend);
-    const results = await outcomes(Array.from({ length: 10 }, (_, i) => scheduler.enqueue(OP_WRITE, 3, i, bytes("x"), NO_OPTIONS)));
+    const results = await outcomes(Array.from({ length: 10 }, (_, i) => scheduler.enqueue(OP_WRITE, 3, i, freshOwnView(bytes("x")), NO_OPTIONS)));
     expect(results.map(isCoded)).toEqual(Array(10).fill(true));
     expect(scheduler.stats).toMatchObject({ queued: 0, inFlight: 0 });
     expect(backend.escaped).toEqual([]);
@@ -1137,9 +1138,9 @@ describe("the scheduler over a backend that throws", () => {
     backend.autoComplete = false;
     const scheduler = new Scheduler(backend);
     const ops = [
-      scheduler.enqueue(OP_WRITE, 3, 0, bytes("abc"), NO_OPTIONS),
-      scheduler.enqueue(OP_WRITE, 3, 3, bytes("def"), NO_OPTIONS),
-      scheduler.enqueue(OP_READ, 3, 0, new Uint8Array(2), NO_OPTIONS),
+      scheduler.enqueue(OP_WRITE, 3, 0, freshOwnView(bytes("abc")), NO_OPTIONS),
+      scheduler.enqueue(OP_WRITE, 3, 3, freshOwnView(bytes("def")), NO_OPTIONS),
+      scheduler.enqueue(OP_READ, 3, 0, freshOwnView(new Uint8Array(2)), NO_OPTIONS),
     ];
     await afterFlush();
     expect(scheduler.stats).toMatchObject({ inFlight: 3, queued: 0 });

@@ -10,6 +10,7 @@ import { OPTIONAL_SETUP_FLAGS, openUringBackend } from "../src/backends/uring.ts
 import { allocAligned } from "../src/index.ts";
 import { Scheduler } from "../src/scheduler.ts";
 import { NO_OPTIONS } from "../src/validate.ts";
+import { freshOwnView } from "../src/views.ts";
 import { backends, recordBytes, reportSkip, tempFile } from "./helpers.ts";
 
 const uring = backends.find((b) => b.name === "uring")!;
@@ -36,12 +37,12 @@ describe.each(levels)("io_uring set up with %s", (_label, avoid) => {
       // 256 cached reads through 32 slots: inline completions, 8 submissions.
       const cached = Array.from({ length: 256 }, (_, i) => {
         const view = Buffer.alloc(16);
-        return scheduler.enqueue(OP_READ, file.fd, i * 16, view, NO_OPTIONS).then((n) => [n, view.toString()]);
+        return scheduler.enqueue(OP_READ, file.fd, i * 16, freshOwnView(view), NO_OPTIONS).then((n) => [n, view.toString()]);
       });
       // O_DIRECT reads complete after the submitting call: they come back through the eventfd.
       const views = Array.from({ length: 64 }, () => allocAligned(4096));
-      const late = views.map((view, i) => scheduler.enqueue(OP_READ, direct, (i % 16) * 4096, view, NO_OPTIONS));
-      const failed = scheduler.enqueue(OP_WRITE, 1 << 30, 0, Buffer.from("x"), NO_OPTIONS);
+      const late = views.map((view, i) => scheduler.enqueue(OP_READ, direct, (i % 16) * 4096, freshOwnView(view), NO_OPTIONS));
+      const failed = scheduler.enqueue(OP_WRITE, 1 << 30, 0, freshOwnView(Buffer.from("x")), NO_OPTIONS);
       expect(await Promise.all(cached)).toEqual(Array.from({ length: 256 }, (_, i) => [16, data.toString("latin1", i * 16, i * 16 + 16)]));
       expect(await Promise.all(late)).toEqual(Array(64).fill(4096));
       views.forEach((view, i) => expect(view.equals(data.subarray((i % 16) * 4096, (i % 16 + 1) * 4096))).toBe(true));

@@ -30,7 +30,7 @@ import {
   releaseBlock,
   type NativeBlock,
 } from "../bounce.ts";
-import { copyBytes, currentLength, isShared } from "../views.ts";
+import { copyBytes, currentLength, isShared, type OwnView } from "../views.ts";
 import type { Operation } from "./operation.ts";
 
 export { ENOMEM };
@@ -54,10 +54,22 @@ export type Claim = true | "detached" | typeof ENOMEM;
 const SAFE = "safe";
 
 /** How `view` can be used in place: its native block, SAFE, or undefined (bounce it). */
-function inPlace(view: Uint8Array, privateView: boolean): NativeBlock | typeof SAFE | undefined {
-  const block = blockOf(view);
+function inPlace(view: Uint8Array, privateView: boolean, known: OwnView | null = null): NativeBlock | typeof SAFE | undefined {
+  const block = known ? knownBlock(known) : blockOf(view);
   if (block) return block;
   return !hasNativeMemory() && (privateView || isShared(view)) ? SAFE : undefined;
+}
+
+/** The native block of an own view, looked up once per view (views.ts caches the view per caller buffer). */
+function knownBlock(known: OwnView): NativeBlock | undefined {
+  if (known.block === undefined) known.block = blockOf(known.bytes) ?? null;
+  return (known.block as NativeBlock | null) ?? undefined;
+}
+
+/** Address of an own view's first byte, taken once: the memory of an attached view does not move. */
+function knownAddress(known: OwnView): number {
+  if (known.address < 0) known.address = addressOf(known.bytes);
+  return known.address;
 }
 
 /** Sets op.io / op.ioViews to memory the kernel may use until the op is reaped. */
@@ -70,13 +82,13 @@ export function claimMemory(op: Operation): Claim {
     op.io = view;
     return true;
   }
-  const pinned = inPlace(view, op.privateView);
+  const pinned = inPlace(view, op.privateView, op.known);
   if (pinned) {
     op.io = view;
     if (pinned !== SAFE) op.hold = pinned.handle;
     return true;
   }
-  const region = takeBounce(op, Math.min(op.length, MAX_TRANSFER), addressOf(view));
+  const region = takeBounce(op, Math.min(op.length, MAX_TRANSFER), op.known ? knownAddress(op.known) : addressOf(view));
   if (!region) return ENOMEM;
   if (op.opcode === OP_WRITE) copyBytes(region, view.subarray(0, region.length));
   op.io = region;
@@ -211,7 +223,7 @@ function stagedAddress(op: Operation, empty: number): number {
   if (op.iov) return iovAddress(op, empty);
   if (op.block) return regionAddress(op.block);
   if (!op.io || op.length === 0) return empty;
-  return addressOf(op.io);
+  return op.known && op.io === op.view ? knownAddress(op.known) : addressOf(op.io);
 }
 
 /** Fills op's struct iovec array with the addresses of its in-flight memory. */

@@ -2,6 +2,7 @@
 import { OP_READ, OP_READV } from "../backends/backend.ts";
 import type { BounceBlock } from "../bounce.ts";
 import type { AbortSignalLike } from "../validate.ts";
+import type { OwnView } from "../views.ts";
 
 export const QUEUED = 0;
 export const IN_FLIGHT = 1;
@@ -28,6 +29,8 @@ export class Operation {
   hold = 0;
   /** caio holds `hold` itself (from staging until the op is reaped) rather than the backend. */
   jsHold = false;
+  /** What caio knows about `view`'s memory (views.ts), shared by every op on the same caller buffer. */
+  known: OwnView | null = null;
   /** Position among the operations watching the same AbortSignal (scheduler/aborts.ts). */
   watchIndex = -1;
 
