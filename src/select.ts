@@ -21,6 +21,8 @@ export interface BackendAvailability {
   available: boolean;
   /** Why it cannot be used here (the kernel's refusal, a missing shared object, ...). */
   reason?: string;
+  /** The refusal's error code: the errno name ("EPERM", "ENOSYS", ...) or "ERR_CAIO_BACKEND_UNAVAILABLE". */
+  code?: string;
 }
 
 /** Next to package.json; distribution packagers drop it in to change the default. */
@@ -39,7 +41,8 @@ export function availableBackends(): BackendAvailability[] {
       openBackend(name, 1).close();
       return { name, available: true };
     } catch (error) {
-      return { name, available: false, reason: (error as Error).message };
+      const { message, code } = error as Error & { code?: unknown };
+      return { name, available: false, reason: message, ...(typeof code === "string" ? { code } : {}) };
     }
   });
 }

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { readFileSetting } from "../src/select.ts";
+import { readFileSetting, type FileSetting } from "../src/select.ts";
 import { availableBackends, isRoot, repoRoot, runBun, tempDir } from "./helpers.ts";
 
 const best = availableBackends[0];
@@ -57,7 +57,7 @@ async function probe(env: Record<string, string>, fileText?: string): Promise<Pr
 const PYTHON_CAIO_FILE = (name: string) => `# NEWER COMMIT THIS FILE\nwrong string\n${name}\n`;
 
 describe("default_implementation file format", () => {
-  test.each([
+  test.each<[string, FileSetting]>([
     ["linux\n", { name: "linux", skipped: [] }],
     ["# packaged for a sandbox\n\n   \n  js  \nuring\n", { name: "js", skipped: [] }],
     ["#uring\r\n\r\nthread\r\n", { name: "thread", skipped: [] }],
