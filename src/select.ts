@@ -1,7 +1,7 @@
 /**
  * Which backend a Context gets when none is asked for: the one named by
- * CAIO_IMPL, else by the package's `default_implementation` file, else the first
- * in BACKEND_NAMES that initialises here.
+ * CAIO_IMPL, else by the first line of the package's `default_implementation` file
+ * that names a backend, else the first in BACKEND_NAMES that initialises here.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,6 +21,8 @@ export interface BackendAvailability {
   available: boolean;
   /** Why it cannot be used here (the kernel's refusal, a missing shared object, ...). */
   reason?: string;
+  /** The refusal's error code: the errno name ("EPERM", "ENOSYS", ...) or "ERR_CAIO_BACKEND_UNAVAILABLE". */
+  code?: string;
 }
 
 /** Next to package.json; distribution packagers drop it in to change the default. */
@@ -39,23 +41,54 @@ export function availableBackends(): BackendAvailability[] {
       openBackend(name, 1).close();
       return { name, available: true };
     } catch (error) {
-      return { name, available: false, reason: (error as Error).message };
+      const { message, code } = error as Error & { code?: unknown };
+      return { name, available: false, reason: message, ...(typeof code === "string" ? { code } : {}) };
     }
   });
 }
 
-/** The first line of `text` that is neither blank nor a `#` comment, trimmed. */
-export function firstSetting(text: string): string | undefined {
+/** What a default_implementation file asks for. */
+export interface FileSetting {
+  /** The first line naming a backend caio knows, trimmed; undefined when no line does. */
+  name?: BackendName;
+  /** Lines before it that are neither blank, a `#` comment nor a backend name, trimmed. */
+  skipped: string[];
+}
+
+/**
+ * Reads a default_implementation file as Python caio does: the first line that names a
+ * known backend wins, so a file written for another caio (or with a stray line) still
+ * selects; unknown lines before it are returned so the caller can warn about them.
+ */
+export function readFileSetting(text: string): FileSetting {
+  const skipped: string[] = [];
   for (const line of text.split(/\r?\n/)) {
     const value = line.trim();
-    if (value !== "" && !value.startsWith("#")) return value;
+    if (value === "" || value.startsWith("#")) continue;
+    if (isBackendName(value)) return { name: value, skipped };
+    skipped.push(value);
   }
-  return undefined;
+  return { skipped };
 }
 
 interface Preference {
   name: string;
   source: string;
+}
+
+function warn(message: string): void {
+  process.emitWarning(message, { type: "CaioWarning", code: "CAIO_IMPL" });
+}
+
+/** The file's backend, after one warning naming every line that was skipped to find it. */
+function filePreference(text: string): Preference | undefined {
+  const { name, skipped } = readFileSetting(text);
+  if (skipped.length > 0) {
+    const lines = skipped.map((line) => `"${line}"`).join(", ");
+    const outcome = name ? `using "${name}", the first line naming one` : "selecting automatically";
+    warn(`caio: ${DEFAULT_IMPLEMENTATION_FILE} has lines that name no backend (${lines}; allowed: ${ALLOWED}); ${outcome}`);
+  }
+  return name === undefined ? undefined : { name, source: DEFAULT_IMPLEMENTATION_FILE };
 }
 
 function readPreference(): Preference | undefined {
@@ -67,12 +100,7 @@ function readPreference(): Preference | undefined {
   } catch {
     return undefined;
   }
-  const name = firstSetting(text);
-  return name === undefined ? undefined : { name, source: DEFAULT_IMPLEMENTATION_FILE };
-}
-
-function warn(message: string): void {
-  process.emitWarning(message, { type: "CaioWarning", code: "CAIO_IMPL" });
+  return filePreference(text);
 }
 
 /** undefined = not read yet; null = nothing usable is configured. */

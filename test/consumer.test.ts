@@ -3,7 +3,8 @@
  * project, and run a user's `bun test` there: normally, with no C compiler on PATH,
  * with the prebuilt objects removed and no compiler (TinyCC), and with them removed
  * and a compiler (a cache build). Each run prints its backend and load path. Then
- * `tsc` checks the consumer's code against the shipped declarations with `strict` on.
+ * `tsc` checks the consumer's code against the shipped declarations with `strict` on,
+ * and `bunx caio doctor` runs the installed package's bin.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -95,6 +96,15 @@ describe.skipIf(!built)("bun add caio in a fresh project", () => {
     console.log(`${line} (${label})`);
     expect(line).toContain(` load=${path}`);
     expect(line).not.toContain("backend=js");
+  }, 60_000);
+
+  test("bunx caio doctor runs the installed package's bin and reports this machine", async () => {
+    const result = await run([process.execPath, "x", "caio", "doctor", "--json", "--quick"], project, { CAIO_NATIVE: undefined, CAIO_IMPL: undefined });
+    expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
+    const report = JSON.parse(result.stdout);
+    expect(report).toMatchObject({ schema: 1, fs: { dir: project }, measurement: { skipped: null } });
+    // The line to pin a backend names the installed package's default_implementation, not the repository's.
+    expect(report.measurement.recommended.pin.file).toBe(join(installed, "default_implementation"));
   }, 60_000);
 
   test.skipIf(!Bun.which("node"))("the shipped declarations type-check a consumer with strict on", async () => {

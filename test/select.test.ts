@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { firstSetting } from "../src/select.ts";
+import { readFileSetting, type FileSetting } from "../src/select.ts";
 import { availableBackends, isRoot, repoRoot, runBun, tempDir } from "./helpers.ts";
 
 const best = availableBackends[0];
@@ -53,21 +53,27 @@ async function probe(env: Record<string, string>, fileText?: string): Promise<Pr
   return { ...JSON.parse(result.stdout), warnings, exitCode: result.exitCode };
 }
 
+/** caio's (Python) own test file: a comment, a line naming nothing, then the backend. */
+const PYTHON_CAIO_FILE = (name: string) => `# NEWER COMMIT THIS FILE\nwrong string\n${name}\n`;
+
 describe("default_implementation file format", () => {
-  test.each([
-    ["linux\n", "linux"],
-    ["# packaged for a sandbox\n\n   \n  js  \nuring\n", "js"],
-    ["#uring\r\n\r\nthread\r\n", "thread"],
-    ["# only comments\n\n", undefined],
-    ["", undefined],
-  ])("%j names %p", (text, expected) => {
-    expect(firstSetting(text)).toBe(expected);
+  test.each<[string, FileSetting]>([
+    ["linux\n", { name: "linux", skipped: [] }],
+    ["# packaged for a sandbox\n\n   \n  js  \nuring\n", { name: "js", skipped: [] }],
+    ["#uring\r\n\r\nthread\r\n", { name: "thread", skipped: [] }],
+    [PYTHON_CAIO_FILE("linux"), { name: "linux", skipped: ["wrong string"] }],
+    ["posix\n python \n#js\nuring\nnonsense\n", { name: "uring", skipped: ["posix", "python"] }],
+    ["Uring\n", { skipped: ["Uring"] }],
+    ["# only comments\n\n", { skipped: [] }],
+    ["", { skipped: [] }],
+  ])("%j reads as %j", (text, expected) => {
+    expect(readFileSetting(text)).toEqual(expected);
   });
 
   test("the shipped file only has comments, so automatic selection applies", () => {
     const shipped = join(repoRoot, "default_implementation");
     expect(existsSync(shipped)).toBe(true);
-    expect(firstSetting(readFileSync(shipped, "utf8"))).toBeUndefined();
+    expect(readFileSetting(readFileSync(shipped, "utf8"))).toEqual({ skipped: [] });
   });
 });
 
@@ -86,7 +92,7 @@ describe("backend selection", () => {
   });
 
   test.skipIf(!availableBackends.includes("linux"))(
-    "the default_implementation file's first non-comment line picks the backend",
+    "the default_implementation file's first line naming a backend picks it",
     async () => {
       const result = await probe({}, "# distro default\n\n  linux\nuring\n");
       expect(result.chosen).toEqual(["linux", "linux", "linux"]);
@@ -94,12 +100,25 @@ describe("backend selection", () => {
     },
   );
 
+  test.skipIf(!availableBackends.includes("linux"))(
+    "Python caio's file (a comment, \"wrong string\", then the name) selects that backend with one warning naming the skipped line",
+    async () => {
+      const result = await probe({}, PYTHON_CAIO_FILE("linux"));
+      expect(result.chosen).toEqual(["linux", "linux", "linux"]);
+      expect(result.warnings).toHaveLength(1);
+      expect(result.warnings[0]).toContain('"wrong string"');
+      expect(result.warnings[0]).toContain('using "linux"');
+    },
+  );
+
   test.skipIf(!availableBackends.includes("uring") || !availableBackends.includes("linux"))(
     "CAIO_IMPL wins over the file, and an explicit { backend } wins over both",
     async () => {
-      const result = await probe({ CAIO_IMPL: "uring", PROBE_EXPLICIT: "linux" }, "linux\n");
+      const result = await probe({ CAIO_IMPL: "uring", PROBE_EXPLICIT: "linux" }, PYTHON_CAIO_FILE("linux"));
       expect(result.chosen).toEqual(["uring", "uring", "uring"]);
       expect(result.explicit).toEqual({ backend: "linux" });
+      // The file is not even read when CAIO_IMPL decides, so its stray line draws no warning.
+      expect(result.warnings).toEqual([]);
     },
   );
 
