@@ -39,8 +39,38 @@ enum caio_opcode {
 	/* Vectored: buf is the address of a struct iovec array, len its element count. */
 	CAIO_OP_READV = 4,
 	CAIO_OP_WRITEV = 5,
+	/*
+	 * File operations (issue "files, not only descriptors"). Paths are NUL-terminated
+	 * bytes in caio's native memory (flagged CAIO_OP_F_NATIVE, held like a buffer);
+	 * `len` counts every byte of that memory the op uses, NULs included. `fd` is the
+	 * directory descriptor paths are relative to (AT_FDCWD = -100) unless noted.
+	 */
+	/* openat(fd, path at buf, flags = low 32 bits of offset, mode = high 32 bits): res = the new fd. */
+	CAIO_OP_OPENAT = 6,
+	/* close(fd); buf, len, offset 0. */
+	CAIO_OP_CLOSE = 7,
+	/*
+	 * statx(fd, path, flags = low 32 bits of offset, mask = high 32 bits, out): buf is
+	 * a block of len bytes, a struct statx (256 bytes) the result is written to, then
+	 * the path ("" with AT_EMPTY_PATH to stat fd itself).
+	 */
+	CAIO_OP_STATX = 8,
+	/* ftruncate(fd, length = offset). */
+	CAIO_OP_FTRUNCATE = 9,
+	/* fallocate(fd, mode = len, offset, length = buf): buf is a byte count here, not an address (never flagged). */
+	CAIO_OP_FALLOCATE = 10,
+	/* unlinkat(fd, path at buf, flags = offset: 0 or AT_REMOVEDIR). */
+	CAIO_OP_UNLINKAT = 11,
+	/*
+	 * renameat2(fd, old, fd, new, flags = high 32 bits of offset): buf holds "old\0new\0"
+	 * (len bytes); the low 32 bits of offset are the index of new's first byte in it.
+	 */
+	CAIO_OP_RENAMEAT = 12,
+	/* mkdirat(fd, path at buf, mode = offset). */
+	CAIO_OP_MKDIRAT = 13,
 };
 
+/* The highest opcode the backends accept. */
 #define CAIO_OP_MAX CAIO_OP_WRITEV
 
 /*

@@ -26,6 +26,18 @@ export const OP_FDSYNC = 3;
 /** Vectored: buf is a struct iovec array, len its element count. */
 export const OP_READV = 4;
 export const OP_WRITEV = 5;
+/**
+ * File operations; the record encoding of each is in c/common.h (enum caio_opcode).
+ * Paths are NUL-terminated bytes in caio's native memory, held like a buffer.
+ */
+export const OP_OPENAT = 6;
+export const OP_CLOSE = 7;
+export const OP_STATX = 8;
+export const OP_FTRUNCATE = 9;
+export const OP_FALLOCATE = 10;
+export const OP_UNLINKAT = 11;
+export const OP_RENAMEAT = 12;
+export const OP_MKDIRAT = 13;
 
 /** What an op reads into or writes from: one of caio's own views, or a readv/writev list of them. */
 export type StagedBuffers = Uint8Array | readonly Uint8Array[];
