@@ -1,9 +1,9 @@
 /**
  * The native contract each C backend exports, from whichever library src/native/load.ts
- * found (prebuilt, embedded in an executable, compiled into the cache, or TinyCC), caio's memory functions, and
- * nativeLibrary() to see which one that was. The library is looked for once, when a
- * native backend is first opened, caio first allocates memory, or nativeLibrary() is
- * first called.
+ * found (prebuilt, embedded in an executable, compiled into the cache, or TinyCC),
+ * caio's memory functions, and nativeLibrary() to see which one that was. The library
+ * is looked for once, when a native backend is first opened, caio first allocates
+ * memory, or nativeLibrary() is first called.
  */
 import type { Pointer } from "bun:ffi";
 import { loadNativeLibrary, NATIVE_MODES, type LoadedLibrary, type NativeLoadPath, type NativeMode } from "./native/load.ts";

@@ -58,7 +58,11 @@ function loadPrebuilt(env: Record<string, string | undefined>): Attempt {
   return "failed" in opened ? { failed: `the object embedded in this executable: ${opened.failed}` } : { ...opened, path: "embedded" };
 }
 
-/** A directory of real files for the compilers: c/ when it holds the sources caio carries, else a copy in the cache (bundles). */
+/**
+ * A directory of real files for the compilers: c/ when it holds the sources caio
+ * carries (a checkout, an installed package), else a copy written into the cache
+ * (a bundle or a compiled executable, where c/ is not on disk).
+ */
 function sourcesOnDisk(env: Record<string, string | undefined>, directory?: string): string {
   return holdsSources(SOURCE_DIR) ? SOURCE_DIR : writtenSources(directory ?? cacheDirectory(env));
 }
