@@ -30,6 +30,7 @@ afterAll(() => scratch[Symbol.dispose]());
 const builds = join(scratch, "builds");
 const executable = join(builds, "app");
 const brokenObjectExecutable = join(builds, "app-broken-object");
+const editedSourcesExecutable = join(builds, "app-edited-sources");
 const bundle = join(builds, "bundle");
 
 /** The backend a plain `new Context()` picks in this process (loaded from the repository). */
@@ -39,15 +40,18 @@ async function hostBackend(): Promise<string> {
 }
 
 /**
- * Replaces the installed package's object for this architecture with bytes no loader
- * accepts. A new file, never a write into the old one: `bun add` hard-links the files
- * from Bun's install cache, which later installs of the same tarball reuse.
+ * Puts a new file at `path` in the installed package. Never a write into the old one:
+ * `bun add` hard-links the files from Bun's install cache, which later installs of
+ * the same tarball reuse.
  */
-function breakShippedObject(project: string): void {
-  const object = join(project, "node_modules", "caio", "prebuilt", `linux-${process.arch}`, "libcaio.so");
-  rmSync(object);
-  writeFileSync(object, "not a shared object\n");
+function replaceInstalled(project: string, path: string, contents: string | Buffer): void {
+  const file = join(project, "node_modules", "caio", path);
+  rmSync(file);
+  writeFileSync(file, contents);
 }
+
+const POOL_SOURCE = join("c", "pool.c");
+const OBJECT = join("prebuilt", `linux-${process.arch}`, "libcaio.so");
 
 beforeAll(async () => {
   if (!built) return;
@@ -58,7 +62,11 @@ beforeAll(async () => {
     mustRun([bun, "build", "--compile", "app.ts", "--outfile", executable], project),
     mustRun([bun, "build", "--target", "bun", "app.ts", "--outdir", bundle], project),
   ]);
-  breakShippedObject(project);
+  const pool = readFileSync(join(repoRoot, POOL_SOURCE));
+  replaceInstalled(project, POOL_SOURCE, `${pool}\n/* edited after bun run build */\n`);
+  await mustRun([bun, "build", "--compile", "app.ts", "--outfile", editedSourcesExecutable], project);
+  replaceInstalled(project, POOL_SOURCE, pool);
+  replaceInstalled(project, OBJECT, "not a shared object\n");
   await mustRun([bun, "build", "--compile", "app.ts", "--outfile", brokenObjectExecutable], project);
 }, 60_000);
 
@@ -144,5 +152,12 @@ describe.skipIf(!built)("caio in a user's compiled executable and bundle", () =>
     if (process.arch === "x64") expect(report.backend).toBe(await hostBackend());
     const [cache] = readdirSync(join(home, ".cache", "caio"));
     expect(readdirSync(join(home, ".cache", "caio", cache!, "c")).sort()).toEqual(Object.keys(SOURCES).sort());
+  });
+
+  test("a compiled executable whose carried sources differ from the object's passes the object over for TinyCC", async () => {
+    const report = await runBare([alone(editedSourcesExecutable)], emptyDirectory("cwd"), freshHome());
+    expect({ path: report.library.path, readBack: report.readBack, stderr: report.stderr }).toEqual({ path: "tinycc", readBack: true, stderr: "" });
+    expect(report.library.reason).toContain("was built from other c/ sources");
+    expect(report.backend).not.toBe("js");
   });
 });
