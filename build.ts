@@ -2,15 +2,25 @@
  * `bun run build`: compiles c/ into the prebuilt shared objects the package ships,
  * prebuilt/linux-x64/libcaio.so and prebuilt/linux-arm64/libcaio.so (glibc), the
  * second with Debian's gcc-aarch64-linux-gnu cross compiler (a target whose
- * compiler is missing is skipped with a message), writes prebuilt/manifest.json,
- * and emits the TypeScript declarations into types/.
+ * compiler is missing is skipped with a message), writes prebuilt/manifest.json and
+ * prebuilt/objects.ts (which imports the objects built, so bundles carry them), and
+ * emits the TypeScript declarations into types/.
  *
  * `bun build.ts --sanitize` instead builds build/libcaio-sanitize.so with ASan + UBSan.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { compileSharedObject, findCompiler } from "./src/native/compile.ts";
-import { MANIFEST_FILE, platformName, prebuiltFile, PREBUILT_DIR, PREBUILT_TARGETS, type PrebuiltArch } from "./src/native/prebuilt.ts";
+import {
+  MANIFEST_FILE,
+  OBJECTS_MODULE,
+  objectsModuleText,
+  platformName,
+  prebuiltFile,
+  PREBUILT_DIR,
+  PREBUILT_TARGETS,
+  type PrebuiltArch,
+} from "./src/native/prebuilt.ts";
 import { sourceHash, STRICT_FLAGS } from "./src/native/sources.ts";
 
 const root = import.meta.dir;
@@ -50,9 +60,10 @@ function buildTarget(arch: PrebuiltArch): boolean {
 
 function buildPrebuilt(): void {
   rmSync(PREBUILT_DIR, { recursive: true, force: true });
-  const arches = Object.keys(PREBUILT_TARGETS) as PrebuiltArch[];
-  const platforms = arches.filter(buildTarget).map((arch) => platformName(arch));
+  const built = (Object.keys(PREBUILT_TARGETS) as PrebuiltArch[]).filter(buildTarget);
+  const platforms = built.map((arch) => platformName(arch));
   writeFileSync(MANIFEST_FILE, `${JSON.stringify({ sources: sourceHash(), platforms }, null, 2)}\n`);
+  writeFileSync(OBJECTS_MODULE, objectsModuleText(built));
 }
 
 /** Declarations for consumers: the .ts sources import with .ts extensions and need Bun's types, .d.ts files do not. */

@@ -1,9 +1,9 @@
 /**
  * The native contract each C backend exports, from whichever library src/native/load.ts
- * found (prebuilt, compiled into the cache, or TinyCC), caio's memory functions, and
- * nativeLibrary() to see which one that was. The library is looked for once, when a
- * native backend is first opened, caio first allocates memory, or nativeLibrary() is
- * first called.
+ * found (prebuilt, embedded in an executable, compiled into the cache, or TinyCC),
+ * caio's memory functions, and nativeLibrary() to see which one that was. The library
+ * is looked for once, when a native backend is first opened, caio first allocates
+ * memory, or nativeLibrary() is first called.
  */
 import type { Pointer } from "bun:ffi";
 import { loadNativeLibrary, NATIVE_MODES, type LoadedLibrary, type NativeLoadPath, type NativeMode } from "./native/load.ts";
@@ -36,12 +36,15 @@ export interface NativeMemory {
 /** Which native library this process uses, as reported by nativeLibrary(). */
 export interface NativeLibrary {
   /**
-   * "prebuilt": the object shipped for this architecture; "cache": compiled with the
-   * system C compiler into the per-user cache (now or by an earlier process);
-   * "tinycc": compiled in memory by Bun's TinyCC; "none": only the js backend runs.
+   * "prebuilt": the object shipped for this architecture (in the package, or copied
+   * beside a `bun build` bundle); "embedded": that object carried inside a
+   * `bun build --compile` executable and copied out into the per-user cache;
+   * "cache": compiled with the system C compiler into the per-user cache (now or by
+   * an earlier process); "tinycc": compiled in memory by Bun's TinyCC; "none": only
+   * the js backend runs.
    */
   path: NativeLoadPath;
-  /** The shared object loaded ("prebuilt", "cache"); TinyCC builds live only in memory. */
+  /** The shared object loaded ("prebuilt", "embedded", "cache"); TinyCC builds live only in memory. */
   file?: string;
   /** Why the preferred paths were passed over; for "none", why nothing loaded. */
   reason?: string;
@@ -109,9 +112,11 @@ export function nativeMemory(): NativeMemory | undefined {
 }
 
 /**
- * Which native library caio loaded and how: the prebuilt object, one compiled into
- * the per-user cache, a TinyCC build, or none (only the js backend). Loads it if no
- * native backend has been opened yet. CAIO_NATIVE=prebuilt|compile|tinycc|none forces a path.
+ * Which native library caio loaded and how: the prebuilt object (from the package, a
+ * bundle or, "embedded", a compiled executable), one compiled into the per-user cache,
+ * a TinyCC build, or none (only the js backend). Loads it if no native backend has
+ * been opened yet. CAIO_NATIVE=prebuilt|compile|tinycc|none forces a path
+ * ("prebuilt" covers "embedded").
  */
 export function nativeLibrary(): NativeLibrary {
   const found = library();

@@ -7,11 +7,11 @@
  * and `bunx caio doctor` runs the installed package's bin.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot, tempDir } from "./helpers.ts";
+import { installPackedCaio, packageBuilt as built, run } from "./support/package.ts";
 
-const built = existsSync(join(repoRoot, "prebuilt", "manifest.json")) && existsSync(join(repoRoot, "types", "index.d.ts"));
 if (!built) console.log('[skip] consumer check: prebuilt/ or types/ is missing; run "bun run build" first');
 
 const CONSUMER_TSCONFIG = {
@@ -35,18 +35,6 @@ const project = join(scratch, "project");
 const installed = join(project, "node_modules", "caio");
 afterAll(() => scratch[Symbol.dispose]());
 
-async function run(command: string[], cwd: string, env: Record<string, string | undefined> = {}) {
-  const child = Bun.spawn(command, { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
-  const [exitCode, stdout, stderr] = await Promise.all([child.exited, new Response(child.stdout).text(), new Response(child.stderr).text()]);
-  return { exitCode, stdout, stderr, output: `${stdout}\n${stderr}` };
-}
-
-async function mustRun(command: string[], cwd: string): Promise<string> {
-  const result = await run(command, cwd);
-  if (result.exitCode !== 0) throw new Error(`${command.join(" ")} failed (${result.exitCode}):\n${result.output}`);
-  return result.output;
-}
-
 /** A directory holding only `bun`: a PATH on which no C compiler can be found. */
 function pathWithoutCompiler(): string {
   const bin = join(scratch, "bin");
@@ -57,13 +45,7 @@ function pathWithoutCompiler(): string {
 
 beforeAll(async () => {
   if (!built) return;
-  const packed = join(scratch, "packed");
-  mkdirSync(packed);
-  await mustRun([process.execPath, "pm", "pack", "--destination", packed], repoRoot);
-  const tarball = join(packed, readdirSync(packed).find((name) => name.endsWith(".tgz"))!);
-  mkdirSync(project);
-  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "caio-consumer", private: true, type: "module" }));
-  await mustRun([process.execPath, "add", tarball], project);
+  await installPackedCaio(scratch);
   copyFileSync(join(import.meta.dir, "consumer", "caio.fixture.ts"), join(project, "caio.test.ts"));
 }, 60_000);
 

@@ -5,10 +5,10 @@
  * same moment each install a complete file and nobody loads a half-written one.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
-import { SHARED_OBJECT_FLAGS, sourceHash } from "./sources.ts";
+import { SHARED_OBJECT_FLAGS, SOURCES, sourceHash } from "./sources.ts";
 
 export const LIBRARY_NAME = "libcaio.so";
 
@@ -54,6 +54,11 @@ export function cachedLibrary(directory: string): string | undefined {
   return existsSync(file) ? file : undefined;
 }
 
+/** A name next to `file` that no other process or call uses. */
+function temporaryName(file: string): string {
+  return `${file}.${process.pid}.${crypto.randomUUID()}.tmp`;
+}
+
 /**
  * Runs `write(temporaryPath)` and, if it reports success, renames the result to
  * the cached library's name (atomic within one directory). Returns the final path.
@@ -63,7 +68,7 @@ export function installAtomically<T extends { ok: boolean }>(
   write: (temporaryPath: string) => T,
 ): { file: string; outcome: T } {
   const file = join(directory, LIBRARY_NAME);
-  const temporary = join(directory, `${LIBRARY_NAME}.${process.pid}.${crypto.randomUUID()}.tmp`);
+  const temporary = temporaryName(file);
   try {
     const outcome = write(temporary);
     if (outcome.ok) renameSync(temporary, file);
@@ -71,4 +76,42 @@ export function installAtomically<T extends { ok: boolean }>(
   } finally {
     rmSync(temporary, { force: true });
   }
+}
+
+/**
+ * `file` holding exactly `contents`: left alone when it already does, else written
+ * under a private name and renamed into place, so a reader never sees half a file.
+ */
+export function materialize(file: string, contents: Uint8Array | string): string {
+  const wanted = typeof contents === "string" ? Buffer.from(contents) : contents;
+  if (existsSync(file) && readFileSync(file).equals(wanted)) return file;
+  const temporary = temporaryName(file);
+  try {
+    writeFileSync(temporary, wanted);
+    renameSync(temporary, file);
+  } finally {
+    rmSync(temporary, { force: true });
+  }
+  return file;
+}
+
+/**
+ * A real file with the shared object embedded in a compiled executable, named
+ * after its contents in `directory`. The dynamic loader reads only real files.
+ * Bun's dlopen would extract it itself, but into the shared temp dir, reusing any
+ * file already there with the same name and size (Bun 1.4.5) without comparing
+ * contents; the user's cache is private and the contents are compared here.
+ */
+export function extractedObject(directory: string, embedded: string): string {
+  const bytes = readFileSync(embedded);
+  const name = `embedded-${createHash("sha256").update(bytes).digest("hex").slice(0, 16)}.so`;
+  return materialize(join(directory, name), bytes);
+}
+
+/** A c/ directory on disk under `directory` holding the sources caio carries, for the compilers to read. */
+export function writtenSources(directory: string): string {
+  const sources = join(directory, "c");
+  mkdirSync(sources, { recursive: true });
+  for (const [name, text] of Object.entries(SOURCES)) materialize(join(sources, name), text);
+  return sources;
 }

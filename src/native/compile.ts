@@ -1,5 +1,5 @@
 /** Runs a system C compiler over c/ to produce the shared object (build.ts and the first-use cache). */
-import { SHARED_OBJECT_FLAGS, sourceFiles } from "./sources.ts";
+import { SHARED_OBJECT_FLAGS, SOURCE_DIR, sourceFiles } from "./sources.ts";
 
 /** Compilers tried, in order, when CC is not set. */
 const SYSTEM_COMPILERS = ["cc", "gcc", "clang"];
@@ -34,10 +34,10 @@ function run(command: string[]): { exitCode: number; output: string } | { error:
   }
 }
 
-/** Compiles every c/*.c into `output` with `compiler`; never throws. */
-export function compileSharedObject(compiler: string[], output: string, extraFlags: string[] = []): CompileOutcome {
+/** Compiles every .c file of the sources in `sourceDirectory` into `output` with `compiler`; never throws. */
+export function compileSharedObject(compiler: string[], output: string, extraFlags: string[] = [], sourceDirectory = SOURCE_DIR): CompileOutcome {
   const started = performance.now();
-  const result = run([...compiler, ...SHARED_OBJECT_FLAGS, ...extraFlags, "-o", output, ...sourceFiles()]);
+  const result = run([...compiler, ...SHARED_OBJECT_FLAGS, ...extraFlags, "-o", output, ...sourceFiles(sourceDirectory)]);
   const name = compiler.join(" ");
   if ("error" in result) return { ok: false, reason: `could not run "${name}": ${result.error}` };
   if (result.exitCode === 0) return { ok: true, ms: performance.now() - started };

@@ -1,21 +1,26 @@
 /**
  * Finds a native library for this process, trying in order: the prebuilt object
- * shipped for this architecture, an object compiled with the system C compiler into
- * the per-user cache, and an in-memory TinyCC build. CAIO_NATIVE forces one of them
- * (or none). No install script is involved: everything happens on first use.
+ * shipped for this architecture (copied out of the executable first when caio runs
+ * inside one made by `bun build --compile`), an object compiled with the system C
+ * compiler into the per-user cache, and an in-memory TinyCC build. CAIO_NATIVE
+ * forces one of them (or none). No install script is involved: everything happens
+ * on first use.
  */
 import { dlopen } from "bun:ffi";
-import { cacheDirectory, cachedLibrary, installAtomically } from "./cache.ts";
+import { cacheDirectory, cachedLibrary, extractedObject, installAtomically, writtenSources } from "./cache.ts";
 import { compileSharedObject, findCompiler } from "./compile.ts";
 import { findPrebuilt } from "./prebuilt.ts";
-import { sourceHash } from "./sources.ts";
+import { holdsSources, SOURCE_DIR, sourceHash } from "./sources.ts";
 import { ALL_SYMBOLS, type NativeFunctions, type NativeUnit } from "./symbols.ts";
 import { compileWithTinyCC } from "./tinycc.ts";
 
-/** How the native library was obtained; "none" means only the js backend can run. */
-export type NativeLoadPath = "prebuilt" | "cache" | "tinycc" | "none";
+/**
+ * How the native library was obtained; "embedded" is the prebuilt object carried
+ * inside a compiled executable; "none" means only the js backend can run.
+ */
+export type NativeLoadPath = "prebuilt" | "embedded" | "cache" | "tinycc" | "none";
 
-/** What CAIO_NATIVE accepts: one load path, every path in order ("auto"), or none. */
+/** What CAIO_NATIVE accepts: one load path ("prebuilt" includes "embedded"), every path in order ("auto"), or none. */
 export type NativeMode = "auto" | "prebuilt" | "compile" | "tinycc" | "none";
 export const NATIVE_MODES: readonly NativeMode[] = ["auto", "prebuilt", "compile", "tinycc", "none"];
 
@@ -33,7 +38,9 @@ export type LoadedLibrary =
     }
   | { path: "none"; skipped: string[] };
 
-type Attempt = Omit<Extract<LoadedLibrary, { functions: unknown }>, "path" | "skipped"> | { failed: string };
+type Loaded = Extract<LoadedLibrary, { functions: unknown }>;
+/** A step's result; `path` is set when it differs from the step's own (an embedded prebuilt object). */
+type Attempt = (Omit<Loaded, "path" | "skipped"> & { path?: Loaded["path"] }) | { failed: string };
 
 function openSharedObject(file: string): Attempt {
   try {
@@ -43,9 +50,21 @@ function openSharedObject(file: string): Attempt {
   }
 }
 
-function loadPrebuilt(): Attempt {
+function loadPrebuilt(env: Record<string, string | undefined>): Attempt {
   const found = findPrebuilt(sourceHash);
-  return "reason" in found ? { failed: found.reason } : openSharedObject(found.file);
+  if ("reason" in found) return { failed: found.reason };
+  if (!found.embedded) return openSharedObject(found.file);
+  const opened = openSharedObject(extractedObject(cacheDirectory(env), found.file));
+  return "failed" in opened ? { failed: `the object embedded in this executable: ${opened.failed}` } : { ...opened, path: "embedded" };
+}
+
+/**
+ * A directory of real files for the compilers: c/ when it holds the sources caio
+ * carries (a checkout, an installed package), else a copy written into the cache
+ * (a bundle or a compiled executable, where c/ is not on disk).
+ */
+function sourcesOnDisk(env: Record<string, string | undefined>, directory?: string): string {
+  return holdsSources(SOURCE_DIR) ? SOURCE_DIR : writtenSources(directory ?? cacheDirectory(env));
 }
 
 /** The cached object for these sources, compiling it first when it is missing or does not load. */
@@ -65,15 +84,17 @@ function loadCached(env: Record<string, string | undefined>): Attempt {
     const stale = previous && "failed" in previous ? ` (and ${previous.failed})` : "";
     return { failed: `cannot compile c/: ${tried}${stale}` };
   }
-  const { file, outcome } = installAtomically(directory, (temporary) => compileSharedObject(compiler, temporary));
+  const sources = sourcesOnDisk(env, directory);
+  const { file, outcome } = installAtomically(directory, (temporary) => compileSharedObject(compiler, temporary, [], sources));
   if (!outcome.ok) return { failed: outcome.reason };
   const opened = openSharedObject(file);
   return "failed" in opened ? opened : { ...opened, compileMs: outcome.ms };
 }
 
-function loadTinyCC(): Attempt {
+function loadTinyCC(env: Record<string, string | undefined>): Attempt {
+  const sources = sourcesOnDisk(env);
   try {
-    const { functions, omitted, ms } = compileWithTinyCC();
+    const { functions, omitted, ms } = compileWithTinyCC(sources);
     return { functions, omitted, compileMs: ms };
   } catch (error) {
     return { failed: `TinyCC (bun:ffi cc) failed: ${(error as Error).message}` };
@@ -102,7 +123,7 @@ export function loadNativeLibrary(mode: NativeMode, env: Record<string, string |
   for (const step of STEPS) {
     if (mode !== "auto" && mode !== step.mode) continue;
     const result = attemptSafely(step.attempt, env);
-    if (!("failed" in result)) return { path: step.path, ...result, skipped };
+    if (!("failed" in result)) return { ...result, path: result.path ?? step.path, skipped };
     skipped.push(`${step.path}: ${result.failed}`);
   }
   return { path: "none", skipped };

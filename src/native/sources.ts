@@ -2,12 +2,44 @@
  * The C sources shipped in c/ and the flags every system-compiler build of them
  * uses. build.ts (prebuilt objects) and the first-use compile (cache) share these,
  * so a cached object is built the same way as a prebuilt one.
+ *
+ * The sources are imported as text, not read from c/ at run time: `bun build`
+ * (a bundle) and `bun build --compile` (an executable) then carry them, so TinyCC
+ * and the cache compiler work where there is no c/ directory on disk.
  */
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import aio from "../../c/aio.c" with { type: "text" };
+import common from "../../c/common.h" with { type: "text" };
+import fsclass from "../../c/fsclass.h" with { type: "text" };
+import memoryC from "../../c/memory.c" with { type: "text" };
+import memoryH from "../../c/memory.h" with { type: "text" };
+import owner from "../../c/owner.h" with { type: "text" };
+import pool from "../../c/pool.c" with { type: "text" };
+import uring from "../../c/uring.c" with { type: "text" };
+import wake from "../../c/wake.h" with { type: "text" };
+import workers from "../../c/workers.h" with { type: "text" };
 
+/** Where the sources are in a checkout or an installed package (in a bundle it names nothing useful). */
 export const SOURCE_DIR = join(import.meta.dir, "..", "..", "c");
+
+/**
+ * Every file of c/, by name. A new file in c/ must be added here (test/embed.test.ts
+ * checks), because a bundler only carries what is imported by name.
+ */
+export const SOURCES: Readonly<Record<string, string>> = {
+  "aio.c": aio,
+  "common.h": common,
+  "fsclass.h": fsclass,
+  "memory.c": memoryC,
+  "memory.h": memoryH,
+  "owner.h": owner,
+  "pool.c": pool,
+  "uring.c": uring,
+  "wake.h": wake,
+  "workers.h": workers,
+};
 
 /** Flags for the shared object; -Werror is added only by build.ts, never on a user's compiler. */
 export const SHARED_OBJECT_FLAGS = ["-std=gnu11", "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-pthread"];
@@ -16,16 +48,14 @@ export const SHARED_OBJECT_FLAGS = ["-std=gnu11", "-O2", "-fPIC", "-shared", "-f
 export const STRICT_FLAGS = ["-Wall", "-Wextra", "-Werror"];
 
 function sourceNames(): string[] {
-  return readdirSync(SOURCE_DIR)
-    .filter((name) => name.endsWith(".c") || name.endsWith(".h"))
-    .sort();
+  return Object.keys(SOURCES).sort();
 }
 
-/** The translation units, c/*.c, as absolute paths in a stable order. */
-export function sourceFiles(): string[] {
+/** The translation units, `directory`/*.c, as absolute paths in a stable order. */
+export function sourceFiles(directory: string = SOURCE_DIR): string[] {
   return sourceNames()
     .filter((name) => name.endsWith(".c"))
-    .map((name) => join(SOURCE_DIR, name));
+    .map((name) => join(directory, name));
 }
 
 /** sha256 of every c/ source and header (names and contents): identifies what an object was built from. */
@@ -33,8 +63,16 @@ export function sourceHash(): string {
   const hash = createHash("sha256");
   for (const name of sourceNames()) {
     hash.update(`${name}\0`);
-    hash.update(readFileSync(join(SOURCE_DIR, name)));
+    hash.update(SOURCES[name]!);
     hash.update("\0");
   }
   return hash.digest("hex");
+}
+
+/** Whether `directory` holds exactly these sources, so a compiler can be pointed at it as it is. */
+export function holdsSources(directory: string): boolean {
+  return sourceNames().every((name) => {
+    const file = join(directory, name);
+    return existsSync(file) && readFileSync(file, "utf8") === SOURCES[name];
+  });
 }

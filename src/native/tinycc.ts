@@ -8,7 +8,6 @@
  */
 import { cc, ptr, type Library, type Pointer } from "bun:ffi";
 import { join } from "node:path";
-import { SOURCE_DIR } from "./sources.ts";
 import { contractSymbols, MEMORY_SYMBOLS, type NativeFunctions, type NativePrefix, type NativeUnit } from "./symbols.ts";
 
 const UNITS: readonly { file: string; prefix: NativePrefix }[] = [
@@ -38,29 +37,32 @@ export interface TinyCCBuild {
   ms: number;
 }
 
-function compileUnit(file: string, symbols: Record<string, unknown>, define?: Record<string, string>): NativeFunctions {
-  const lib = cc({ source: join(SOURCE_DIR, file), symbols: symbols as never, define });
+function compileUnit(source: string, symbols: Record<string, unknown>, define?: Record<string, string>): NativeFunctions {
+  const lib = cc({ source, symbols: symbols as never, define });
   keepAlive.push(lib as unknown as Library<Record<string, never>>);
   return lib.symbols as unknown as NativeFunctions;
 }
 
 /** memory.c's functions, and the define that points the backends at its table. */
-function compileMemory(): { functions: NativeFunctions; define: Record<string, string> } {
-  const functions = compileUnit("memory.c", MEMORY_SYMBOLS);
+function compileMemory(directory: string): { functions: NativeFunctions; define: Record<string, string> } {
+  const functions = compileUnit(join(directory, "memory.c"), MEMORY_SYMBOLS);
   const info = new BigUint64Array(6); // struct caio_mem_info
   void info.buffer;
   functions.caio_mem_info!(ptr(info) as Pointer as never);
   return { functions, define: { CAIO_MEM_API: `((const struct caio_mem_api *)0x${info[1]!.toString(16)}ULL)` } };
 }
 
-/** Compiles every unit it can; throws only when none compiles. */
-export function compileWithTinyCC(): TinyCCBuild {
+/**
+ * Compiles every unit it can from the sources in `directory` (TinyCC reads only real
+ * files, and #include resolves next to each source); throws only when none compiles.
+ */
+export function compileWithTinyCC(directory: string): TinyCCBuild {
   const started = performance.now();
   const functions: NativeFunctions = {};
   const omitted: TinyCCBuild["omitted"] = {};
   let define: Record<string, string> | undefined;
   try {
-    const memory = compileMemory();
+    const memory = compileMemory(directory);
     Object.assign(functions, memory.functions);
     define = memory.define;
   } catch (error) {
@@ -73,7 +75,7 @@ export function compileWithTinyCC(): TinyCCBuild {
       continue;
     }
     try {
-      Object.assign(functions, compileUnit(file, contractSymbols(prefix), define));
+      Object.assign(functions, compileUnit(join(directory, file), contractSymbols(prefix), define));
     } catch (error) {
       omitted[prefix] = `TinyCC could not compile c/${file}: ${(error as Error).message.trim()}`;
     }
