@@ -43,6 +43,7 @@ export interface Circumstances {
 
 const WHY_PATH: Record<NativeLoadPath, string> = {
   prebuilt: `the prebuilt object shipped for ${platformName()} matches the shipped C sources`,
+  embedded: "the object carried inside this executable (bun build --compile), copied out to the per-user cache",
   cache: "compiled from the shipped C sources with the system C compiler into the per-user cache",
   tinycc: "compiled in memory with Bun's TinyCC (no prebuilt object fits and no system C compiler was usable)",
   none: "no native library loaded, so only the js backend runs",
