@@ -343,25 +343,25 @@ export class Scheduler {
   /** Reaps every ready completion, commits them all, then settles their promises. */
   #reapReady(): number {
     if (this.#inFlight === 0) return 0;
-    const finished: (Operation | number)[] = [];
+    // Two monomorphic arrays, not one of ops and numbers: this runs once per wake-up at up to a million completions a second.
+    const ops: Operation[] = [];
+    const results: number[] = [];
     const { done, capacity } = this.#backend;
     for (;;) {
       const count = this.#reapOnce();
       if (count <= 0) break;
       for (let i = 0; i < count; i++) {
-        const slot = done[i * DONE_WORDS]!;
-        const op = this.#slots.at(slot);
+        const op = this.#slots.at(done[i * DONE_WORDS]!);
         this.#slots.release(op);
-        finished.push(op, done[i * DONE_WORDS + 1]!);
+        ops.push(op);
+        results.push(done[i * DONE_WORDS + 1]!);
       }
       this.#inFlight -= count;
       this.#completed += count;
       if (count < capacity) break;
     }
-    for (let i = 0; i < finished.length; i += 2) {
-      this.#settleReaped(finished[i] as Operation, finished[i + 1] as number);
-    }
-    return finished.length / 2;
+    for (let i = 0; i < ops.length; i++) this.#settleReaped(ops[i]!, results[i]!);
+    return ops.length;
   }
 
   /**
