@@ -45,7 +45,10 @@ enum caio_opcode {
 	 * `len` counts every byte of that memory the op uses, NULs included. `fd` is the
 	 * directory descriptor paths are relative to (AT_FDCWD = -100) unless noted.
 	 */
-	/* openat(fd, path at buf, flags = low 32 bits of offset, mode = high 32 bits): res = the new fd. */
+	/*
+	 * openat(fd, path at buf, flags = low 32 bits of offset, mode = high 32 bits): res =
+	 * the new fd. The backend always adds O_CLOEXEC (as Node does).
+	 */
 	CAIO_OP_OPENAT = 6,
 	/* close(fd); buf, len, offset 0. */
 	CAIO_OP_CLOSE = 7,
@@ -68,10 +71,20 @@ enum caio_opcode {
 	CAIO_OP_RENAMEAT = 12,
 	/* mkdirat(fd, path at buf, mode = offset). */
 	CAIO_OP_MKDIRAT = 13,
+	/*
+	 * For every path op, each path's NUL must lie within its `len` bytes (STATX: after
+	 * the 256-byte struct; RENAMEAT: old's before the split, new's after it), or the op
+	 * completes with -EINVAL without running: nothing reads past the memory it holds.
+	 * CLOSE, FTRUNCATE and FALLOCATE have no memory; flagged, they complete with -EFAULT.
+	 * ioprio is ignored by all of them. STATX is the raw statx(2) syscall, no fstatat
+	 * fallback: every kernel caio supports has it (4.11), and a sandbox that refuses it
+	 * gets its error (-ENOSYS, -EPERM). A cancelled OPENAT may still succeed: its fd is
+	 * the caller's to close.
+	 */
 };
 
 /* The highest opcode the backends accept. */
-#define CAIO_OP_MAX CAIO_OP_WRITEV
+#define CAIO_OP_MAX CAIO_OP_MKDIRAT
 
 /*
  * Set in an op's opcode by JavaScript when its memory (the bytes, or for READV/WRITEV
