@@ -79,7 +79,8 @@ enum caio_opcode {
 	 * ioprio is ignored by all of them. STATX is the raw statx(2) syscall, no fstatat
 	 * fallback: every kernel caio supports has it (4.11), and a sandbox that refuses it
 	 * gets its error (-ENOSYS, -EPERM). A cancelled OPENAT may still succeed: its fd is
-	 * the caller's to close.
+	 * the caller's to close. Where offset packs two 32-bit words, stage them as two words,
+	 * not as one number: a statx mask of 0x200000 or more shifted up is past 2^53.
 	 */
 };
 
@@ -100,7 +101,7 @@ enum caio_opcode {
 /* 32 bytes; the layout is mirrored by src/scheduler.ts (STAGE_* offsets). */
 struct caio_op {
 	uint64_t buf;       /* address of the caller's bytes (or iovec array); 0 for fsync */
-	uint64_t offset;    /* file offset, < 2^53 */
+	uint64_t offset;    /* file offset, < 2^53; file ops may pack two 32-bit words here (above) */
 	uint32_t len;       /* bytes, <= 0x7ffff000; iovec count for READV/WRITEV */
 	int32_t fd;
 	uint32_t user_data; /* slot index */
