@@ -10,7 +10,8 @@
  * network or by a FUSE daemon; pipes and sockets it would block on forever). Those
  * go to a thread pool (workers.h) instead, started with the first such op; its
  * completions come out of the same reap and its workers write the same wake socket.
- * See route_of.
+ * So do the file operations (openat, statx, ...: fileops.h), which kernel AIO has no
+ * command for. See route_of.
  */
 #define _GNU_SOURCE
 #include <linux/aio_abi.h>
@@ -32,7 +33,7 @@ enum via {
 	VIA_AIO = 0,
 	VIA_POOL,
 	VIA_EARLY, /* completed by the submitting call itself, with early_res[slot] */
-	VIA_FAULT, /* flagged native, but not caio's memory: completes with -EFAULT, never runs */
+	VIA_SYNC,  /* a file op with no pool to run it: run by the submitting call itself */
 };
 
 struct aio_backend {
@@ -264,12 +265,19 @@ static enum via without_pool(struct aio_backend *b, struct fd_facts *f, uint32_t
 /*
  * Decides where an op goes: kernel AIO when it only queues it (see aio_queues), the
  * pool otherwise. A descriptor costs one fcntl per submitting call, and an O_DIRECT
- * one a statx too; a bad descriptor completes at once with fcntl's error.
+ * one a statx too; a bad descriptor completes at once with fcntl's error. File ops
+ * always go to the pool, their descriptor unexamined (often AT_FDCWD, or about to
+ * be closed); should no worker start, the submitting call runs them itself.
  */
 static enum via route_of(struct aio_backend *b, const struct caio_op *op)
 {
-	struct fd_facts *f = fd_facts(&b->memo, op->fd);
-	int flags = fd_flags(f);
+	struct fd_facts *f;
+	int flags;
+
+	if (fileop_is(op->opcode))
+		return workers_usable(&b->pool) ? VIA_POOL : VIA_SYNC;
+	f = fd_facts(&b->memo, op->fd);
+	flags = fd_flags(f);
 
 	if (flags < 0) {
 		b->early_res[op->user_data] = flags;
@@ -328,7 +336,8 @@ static uint32_t prepare(struct aio_backend *b, const struct caio_op *ops, uint32
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t slot = ops[i].user_data;
 
-		if (b->via[slot] == VIA_FAULT)
+		/* Refused by hold_batch: completes with early_res. */
+		if (b->via[slot] == VIA_EARLY)
 			continue;
 		b->via[slot] = (uint8_t)route_of(b, &ops[i]);
 		if (b->via[slot] != VIA_AIO)
@@ -347,8 +356,8 @@ static void dispatch_rest(struct aio_backend *b, const struct caio_op *ops, uint
 
 		if (b->via[slot] == VIA_EARLY)
 			complete_early(b, slot, b->early_res[slot]);
-		else if (b->via[slot] == VIA_FAULT)
-			complete_early(b, slot, -EFAULT);
+		else if (b->via[slot] == VIA_SYNC)
+			complete_early(b, slot, fileop_run(&ops[i]));
 	}
 	if (b->pool.started > 0 && workers_submit_routed(&b->pool, ops, n, b->via, VIA_POOL) > 0)
 		b->submit_calls++;
@@ -356,22 +365,20 @@ static void dispatch_rest(struct aio_backend *b, const struct caio_op *ops, uint
 
 /*
  * Copies ops[0..n) into b->staged without CAIO_OP_F_NATIVE, holding the block of each
- * flagged op (memory.h); one whose memory is not caio's is marked VIA_FAULT.
+ * flagged op (memory.h); one that must not run (refusal_of: memory that is not caio's,
+ * a bad path) is marked VIA_EARLY with its error.
  */
 static void hold_batch(struct aio_backend *b, const struct caio_op *ops, uint32_t n)
 {
+	caio_mem_hold_ops(ops, n, b->held);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t slot = ops[i].user_data;
+		int32_t refused = refusal_of(&ops[i], b->held);
 
 		b->staged[i] = ops[i];
 		b->staged[i].opcode = op_code(&ops[i]);
-		b->via[slot] = VIA_AIO;
-	}
-	if (caio_mem_hold_ops(ops, n, b->held) == 0)
-		return;
-	for (uint32_t i = 0; i < n; i++) {
-		if ((ops[i].opcode & CAIO_OP_F_NATIVE) && !b->held[ops[i].user_data])
-			b->via[ops[i].user_data] = VIA_FAULT;
+		b->via[slot] = refused < 0 ? VIA_EARLY : VIA_AIO;
+		b->early_res[slot] = refused;
 	}
 }
 

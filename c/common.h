@@ -45,7 +45,10 @@ enum caio_opcode {
 	 * `len` counts every byte of that memory the op uses, NULs included. `fd` is the
 	 * directory descriptor paths are relative to (AT_FDCWD = -100) unless noted.
 	 */
-	/* openat(fd, path at buf, flags = low 32 bits of offset, mode = high 32 bits): res = the new fd. */
+	/*
+	 * openat(fd, path at buf, flags = low 32 bits of offset, mode = high 32 bits): res =
+	 * the new fd. The backend always adds O_CLOEXEC (as Node does).
+	 */
 	CAIO_OP_OPENAT = 6,
 	/* close(fd); buf, len, offset 0. */
 	CAIO_OP_CLOSE = 7,
@@ -68,10 +71,21 @@ enum caio_opcode {
 	CAIO_OP_RENAMEAT = 12,
 	/* mkdirat(fd, path at buf, mode = offset). */
 	CAIO_OP_MKDIRAT = 13,
+	/*
+	 * For every path op, each path's NUL must lie within its `len` bytes (STATX: after
+	 * the 256-byte struct; RENAMEAT: old's before the split, new's after it), or the op
+	 * completes with -EINVAL without running: nothing reads past the memory it holds.
+	 * CLOSE, FTRUNCATE and FALLOCATE have no memory; flagged, they complete with -EFAULT.
+	 * ioprio is ignored by all of them. STATX is the raw statx(2) syscall, no fstatat
+	 * fallback: every kernel caio supports has it (4.11), and a sandbox that refuses it
+	 * gets its error (-ENOSYS, -EPERM). A cancelled OPENAT may still succeed: its fd is
+	 * the caller's to close. Where offset packs two 32-bit words, stage them as two words,
+	 * not as one number: a statx mask of 0x200000 or more shifted up is past 2^53.
+	 */
 };
 
 /* The highest opcode the backends accept. */
-#define CAIO_OP_MAX CAIO_OP_WRITEV
+#define CAIO_OP_MAX CAIO_OP_MKDIRAT
 
 /*
  * Set in an op's opcode by JavaScript when its memory (the bytes, or for READV/WRITEV
@@ -87,7 +101,7 @@ enum caio_opcode {
 /* 32 bytes; the layout is mirrored by src/scheduler.ts (STAGE_* offsets). */
 struct caio_op {
 	uint64_t buf;       /* address of the caller's bytes (or iovec array); 0 for fsync */
-	uint64_t offset;    /* file offset, < 2^53 */
+	uint64_t offset;    /* file offset, < 2^53; file ops may pack two 32-bit words here (above) */
 	uint32_t len;       /* bytes, <= 0x7ffff000; iovec count for READV/WRITEV */
 	int32_t fd;
 	uint32_t user_data; /* slot index */

@@ -383,6 +383,14 @@ static size_t op_bytes(const struct caio_op *op)
 	case CAIO_OP_READV:
 	case CAIO_OP_WRITEV:
 		return (size_t)op->len * sizeof(struct iovec);
+	/* A path (STATX: its struct statx, then the path; RENAMEAT: both paths). */
+	case CAIO_OP_OPENAT:
+	case CAIO_OP_STATX:
+	case CAIO_OP_UNLINKAT:
+	case CAIO_OP_RENAMEAT:
+	case CAIO_OP_MKDIRAT:
+		return op->len;
+	/* fsync, CLOSE, FTRUNCATE, FALLOCATE: no memory, so a flagged one is refused (-EFAULT). */
 	default:
 		return 0;
 	}

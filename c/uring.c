@@ -15,6 +15,10 @@
  * FUSE read. If no worker can be started they take the ring after all. The pool's
  * completions come out of the same reap and its workers write the same wake socket.
  *
+ * File operations (openat, statx, ...: fileops.h) take the ring where the kernel has
+ * the opcode (IORING_REGISTER_PROBE, once at open), the pool where it does not:
+ * never an error for an older kernel. See route_of for which run inline.
+ *
  * The CQ never overflows, by construction: every op and every cancellation the
  * kernel took owes one CQE until drain_cq consumes it, and submit and cancel take
  * no more than keeps that debt within the CQ's size (cq_room). An overflow would
@@ -77,6 +81,15 @@
 #ifndef IORING_SQ_TASKRUN
 #define IORING_SQ_TASKRUN (1U << 2)
 #endif
+/* IORING_OP_FTRUNCATE (6.9) is newer than some distributions' headers; the value is ABI. */
+#define URING_OP_FTRUNCATE 55
+
+/*
+ * caio_uring_open's option bit (no IORING_SETUP_* flag comes near it): run every file
+ * operation on the pool, as a kernel without those opcodes would. For the tests, and
+ * for anyone who distrusts a kernel's io_uring file operations.
+ */
+#define CAIO_URING_NO_FILE_OPS (1U << 31)
 
 /* user_data of internal requests (cancellations); slot indexes are < 2^16. */
 #define CANCEL_TAG (1ULL << 32)
@@ -101,6 +114,24 @@ static const uint8_t required_ops[] = {
 	IORING_OP_WRITEV, IORING_OP_FSYNC, IORING_OP_ASYNC_CANCEL,
 };
 
+/* The ring's opcode for each caio opcode; the file operations' are optional (kernel version beside each). */
+static const uint8_t ring_opcodes[CAIO_OP_MAX + 1] = {
+	[CAIO_OP_READ] = IORING_OP_READ,
+	[CAIO_OP_WRITE] = IORING_OP_WRITE,
+	[CAIO_OP_FSYNC] = IORING_OP_FSYNC,
+	[CAIO_OP_FDSYNC] = IORING_OP_FSYNC,
+	[CAIO_OP_READV] = IORING_OP_READV,
+	[CAIO_OP_WRITEV] = IORING_OP_WRITEV,
+	[CAIO_OP_OPENAT] = IORING_OP_OPENAT,       /* 5.6 */
+	[CAIO_OP_CLOSE] = IORING_OP_CLOSE,         /* 5.6 */
+	[CAIO_OP_STATX] = IORING_OP_STATX,         /* 5.6 */
+	[CAIO_OP_FTRUNCATE] = URING_OP_FTRUNCATE,  /* 6.9 */
+	[CAIO_OP_FALLOCATE] = IORING_OP_FALLOCATE, /* 5.6 */
+	[CAIO_OP_UNLINKAT] = IORING_OP_UNLINKAT,   /* 5.11 */
+	[CAIO_OP_RENAMEAT] = IORING_OP_RENAMEAT,   /* 5.11 */
+	[CAIO_OP_MKDIRAT] = IORING_OP_MKDIRAT,     /* 5.15 */
+};
+
 struct sq_ring {
 	unsigned *head;
 	unsigned *tail;
@@ -122,7 +153,8 @@ struct cq_ring {
 enum via {
 	VIA_RING = 0,
 	VIA_POOL,
-	VIA_FAULT, /* flagged native, but not caio's memory: completes with -EFAULT, never runs */
+	VIA_EARLY, /* refused at submit (refusal_of): completes with early_res[slot], never runs */
+	VIA_SYNC,  /* a file op neither ring nor pool can run: run by the submitting call itself */
 };
 
 struct uring_backend {
@@ -131,10 +163,12 @@ struct uring_backend {
 	struct wake wake;
 	struct workers pool; /* started by the first op on a remote file system */
 	uint8_t *via;        /* enum via, by slot */
+	int32_t *early_res;  /* by slot: the result of a VIA_EARLY op */
+	uint32_t ring_ops;   /* bit (1 << caio opcode) set for each opcode the ring runs */
 	/* By slot: the native block a flagged op holds until its completion is seen (memory.h). */
 	struct caio_mem_block **held;
 	struct caio_op *staged;   /* the batch being submitted, CAIO_OP_F_NATIVE cleared */
-	struct caio_done *refused; /* completions made at submit (-EFAULT), handed out by the next reap */
+	struct caio_done *refused; /* completions made at submit (VIA_EARLY, VIA_SYNC), handed out by the next reap */
 	uint32_t refused_count;
 	struct mount_cache mounts;
 	struct fd_memo memo;
@@ -204,8 +238,16 @@ static int setup_ring(uint32_t capacity, uint32_t avoid, struct io_uring_params 
 	}
 }
 
-/* -ENOSYS unless the kernel has every opcode caio issues (IORING_OP_READ/WRITE are 5.6). */
-static int check_opcodes(int ring_fd)
+static bool probe_has(const struct io_uring_probe *probe, uint8_t op)
+{
+	return op <= probe->last_op && (probe->ops[op].flags & IO_URING_OP_SUPPORTED);
+}
+
+/*
+ * -ENOSYS unless the kernel has every opcode caio requires (IORING_OP_READ/WRITE are
+ * 5.6); sets b->ring_ops to the caio opcodes whose ring opcode it has.
+ */
+static int check_opcodes(struct uring_backend *b)
 {
 	size_t len = sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
 	struct io_uring_probe *probe = calloc(1, len);
@@ -213,18 +255,30 @@ static int check_opcodes(int ring_fd)
 
 	if (!probe)
 		return -ENOMEM;
-	ret = sys_io_uring_register(ring_fd, IORING_REGISTER_PROBE, probe, 256);
+	ret = sys_io_uring_register(b->ring_fd, IORING_REGISTER_PROBE, probe, 256);
 	if (ret == 0) {
 		for (size_t i = 0; i < sizeof(required_ops); i++) {
-			uint8_t op = required_ops[i];
-			if (op > probe->last_op || !(probe->ops[op].flags & IO_URING_OP_SUPPORTED))
+			if (!probe_has(probe, required_ops[i]))
 				ret = -ENOSYS;
+		}
+		for (uint32_t code = 0; code <= CAIO_OP_MAX; code++) {
+			if (probe_has(probe, ring_opcodes[code]))
+				b->ring_ops |= 1U << code;
 		}
 	} else if (ret == -EINVAL) {
 		ret = -ENOSYS; /* no IORING_REGISTER_PROBE: older than 5.6 */
 	}
 	free(probe);
 	return ret;
+}
+
+/* Takes the file operations off the ring (CAIO_URING_NO_FILE_OPS): they all go to the pool. */
+static void drop_file_ops(struct uring_backend *b)
+{
+	for (uint32_t code = 0; code <= CAIO_OP_MAX; code++) {
+		if (fileop_is((uint16_t)code))
+			b->ring_ops &= ~(1U << code);
+	}
 }
 
 static void *map_ring(int fd, size_t len, off_t offset)
@@ -305,6 +359,7 @@ static void free_backend(struct uring_backend *b)
 	wake_close(&b->wake);
 	workers_free(&b->pool);
 	free(b->via);
+	free(b->early_res);
 	free(b->held);
 	free(b->staged);
 	free(b->refused);
@@ -313,7 +368,8 @@ static void free_backend(struct uring_backend *b)
 
 /*
  * Creates a ring for `capacity` operations in flight and stores its handle in
- * *out. `option` is a mask of IORING_SETUP_* flags not to try (0 = try all).
+ * *out. `option` is a mask of IORING_SETUP_* flags not to try (0 = try all), plus
+ * CAIO_URING_NO_FILE_OPS (bit 31) to send every file operation to the pool.
  * Returns 0 or -errno: -EPERM when io_uring is disabled (kernel.io_uring_disabled,
  * seccomp), -ENOSYS when the kernel lacks it or an opcode caio needs, -ENOMEM when
  * RLIMIT_MEMLOCK is too small for the rings (kernels before 5.12).
@@ -334,10 +390,11 @@ CAIO_EXPORT int caio_uring_open(uint32_t capacity, uint32_t option, void **out)
 	workers_init(&b->pool, &b->wake, capacity, default_threads(capacity), "caio-uring-pool");
 	b->ring_fd = -1;
 	b->via = calloc(capacity, 1);
+	b->early_res = calloc(capacity, sizeof(*b->early_res));
 	b->held = calloc(capacity, sizeof(*b->held));
 	b->staged = calloc(capacity, sizeof(*b->staged));
 	b->refused = calloc(capacity, sizeof(*b->refused));
-	if (!b->via || !b->held || !b->staged || !b->refused) {
+	if (!b->via || !b->early_res || !b->held || !b->staged || !b->refused) {
 		ret = -ENOMEM;
 		goto err;
 	}
@@ -348,9 +405,11 @@ CAIO_EXPORT int caio_uring_open(uint32_t capacity, uint32_t option, void **out)
 	}
 	b->setup_flags = p.flags;
 	/* Without NODROP (5.5) an overflowing CQ loses completions; refuse such kernels. */
-	ret = (p.features & IORING_FEAT_NODROP) ? check_opcodes(b->ring_fd) : -ENOSYS;
+	ret = (p.features & IORING_FEAT_NODROP) ? check_opcodes(b) : -ENOSYS;
 	if (ret < 0)
 		goto err;
+	if (option & CAIO_URING_NO_FILE_OPS)
+		drop_file_ops(b);
 	ret = map_rings(b, &p);
 	if (ret < 0)
 		goto err;
@@ -388,37 +447,122 @@ enum route {
 	ROUTE_RING = 0,
 	ROUTE_RING_ASYNC, /* the ring, with IOSQE_ASYNC */
 	ROUTE_POOL,
+	ROUTE_SYNC, /* the submitting call runs it (VIA_SYNC) */
 };
 
+static bool ring_has(const struct uring_backend *b, uint16_t code)
+{
+	return (b->ring_ops >> code) & 1;
+}
+
+/*
+ * An op the ring should not (or cannot) run goes to the pool. Should no worker
+ * start, the ring takes it after all, or, for an opcode the kernel lacks, the
+ * submitting call runs it.
+ */
+static enum route off_ring(struct uring_backend *b, uint16_t code)
+{
+	if (workers_usable(&b->pool))
+		return ROUTE_POOL;
+	return ring_has(b, code) ? ROUTE_RING : ROUTE_SYNC;
+}
+
+/*
+ * Path ops (OPENAT, STATX, UNLINKAT, RENAMEAT, MKDIRAT) always carry IOSQE_ASYNC.
+ * Their file system is unknown until the kernel has looked the path up, and an
+ * inline OPENAT without O_CREAT/O_TRUNC (the kernel runs every other path op in
+ * io-wq anyway, 5.6+) would open a FUSE or NFS file on the JavaScript thread for a
+ * whole round trip to the server: LOOKUP_CACHED only spares the path walk, and
+ * fuse_open still asks its daemon (an NFSv4 open sends its OPEN) once every dentry
+ * is cached. The price, from bench/uring-path-async.c on the loaded 2-vCPU
+ * development VM (a cached file on ext4, 6.18): an OPENAT alone takes 11-23 us
+ * instead of 5-7 us, 0.5 us of JavaScript-thread CPU instead of 0.5-1.1 us per open
+ * in batches of 32, about twice the CPU in all; still 2-3x faster than the pool
+ * (what Node does), and STATX costs the same either way (io-wq regardless).
+ */
+
+/*
+ * Decides the route of one op of the batch being submitted. Descriptors are looked at
+ * through b->memo, which caio_uring_submit resets for each call: a CLOSE may free a
+ * number an OPENAT of the same batch reuses, but the new descriptor is known only
+ * from a completion, so no op naming it can be in this batch, and the next batch
+ * looks afresh. Path ops are not classified by their fd (AT_FDCWD, or a directory).
+ */
 static enum route route_of(struct uring_backend *b, const struct caio_op *op)
 {
-	struct fd_facts *f = fd_facts(&b->memo, op->fd);
+	struct fd_facts *f;
 	int flags;
 
+	if (!ring_has(b, op->opcode))
+		return off_ring(b, op->opcode);
+	if (fileop_has_path(op->opcode))
+		return ROUTE_RING_ASYNC;
+	f = fd_facts(&b->memo, op->fd);
 	fd_stat(f, &b->mounts);
 	/* A bad descriptor is the kernel's to report; one statx may not look at counts as remote. */
 	if (f->err < 0 ? f->err != -EBADF : f->remote)
-		return workers_usable(&b->pool) ? ROUTE_POOL : ROUTE_RING;
+		return off_ring(b, op->opcode);
 	if (op->opcode != CAIO_OP_READ || op->len < ASYNC_READ_BYTES || !S_ISREG(f->mode))
 		return ROUTE_RING;
 	flags = fd_flags(f);
 	return flags >= 0 && !(flags & O_DIRECT) ? ROUTE_RING_ASYNC : ROUTE_RING;
 }
 
+/* The SQE fields of a file op (io_uring_enter(2)); the rest stay 0, as the kernel requires. */
+static void prep_file_sqe(struct io_uring_sqe *sqe, const struct caio_op *op)
+{
+	uint32_t lo = (uint32_t)op->offset, hi = (uint32_t)(op->offset >> 32);
+
+	switch (op->opcode) {
+	case CAIO_OP_OPENAT:
+		sqe->addr = op->buf;
+		sqe->len = hi; /* mode */
+		sqe->open_flags = lo | O_CLOEXEC;
+		break;
+	case CAIO_OP_STATX:
+		sqe->addr = op->buf + FILEOP_STATX_BYTES; /* the path */
+		sqe->addr2 = op->buf;                     /* the struct statx */
+		sqe->len = hi;                            /* mask */
+		sqe->statx_flags = lo;
+		break;
+	case CAIO_OP_FTRUNCATE:
+		sqe->off = op->offset;
+		break;
+	case CAIO_OP_FALLOCATE:
+		sqe->off = op->offset;
+		sqe->addr = op->buf; /* length */
+		sqe->len = op->len;  /* mode */
+		break;
+	case CAIO_OP_UNLINKAT:
+		sqe->addr = op->buf;
+		sqe->unlink_flags = lo;
+		break;
+	case CAIO_OP_RENAMEAT:
+		sqe->addr = op->buf;
+		sqe->addr2 = op->buf + lo;
+		sqe->len = (uint32_t)op->fd; /* the new path's directory: the same one */
+		sqe->rename_flags = hi;
+		break;
+	case CAIO_OP_MKDIRAT:
+		sqe->addr = op->buf;
+		sqe->len = lo; /* mode */
+		break;
+	}
+}
+
 static void prep_sqe(struct io_uring_sqe *sqe, const struct caio_op *op, bool async)
 {
-	static const uint8_t opcodes[] = {
-		[CAIO_OP_READ] = IORING_OP_READ,     [CAIO_OP_WRITE] = IORING_OP_WRITE,
-		[CAIO_OP_FSYNC] = IORING_OP_FSYNC,   [CAIO_OP_FDSYNC] = IORING_OP_FSYNC,
-		[CAIO_OP_READV] = IORING_OP_READV,   [CAIO_OP_WRITEV] = IORING_OP_WRITEV,
-	};
-
 	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = opcodes[op->opcode];
+	sqe->opcode = ring_opcodes[op->opcode];
 	sqe->fd = op->fd;
 	sqe->user_data = op->user_data;
 	if (async)
 		sqe->flags |= IOSQE_ASYNC;
+	/* No ioprio on these either: the kernel rejects it where an opcode cannot use it. */
+	if (fileop_is(op->opcode)) {
+		prep_file_sqe(sqe, op);
+		return;
+	}
 	if (op->opcode == CAIO_OP_FSYNC || op->opcode == CAIO_OP_FDSYNC) {
 		/* No ioprio: the kernel rejects it (EINVAL) on opcodes that cannot use it, fsync among them. */
 		sqe->fsync_flags = op->opcode == CAIO_OP_FDSYNC ? IORING_FSYNC_DATASYNC : 0;
@@ -583,12 +727,12 @@ static uint32_t prepare_chunk(struct uring_backend *b, const struct caio_op *ops
 	for (i = 0; i < n; i++) {
 		enum route route;
 
-		if (b->via[ops[i].user_data] == VIA_FAULT)
+		if (b->via[ops[i].user_data] == VIA_EARLY)
 			continue;
 		route = route_of(b, &ops[i]);
 
-		b->via[ops[i].user_data] = route == ROUTE_POOL ? VIA_POOL : VIA_RING;
-		if (route == ROUTE_POOL)
+		b->via[ops[i].user_data] = route == ROUTE_POOL ? VIA_POOL : route == ROUTE_SYNC ? VIA_SYNC : VIA_RING;
+		if (route == ROUTE_POOL || route == ROUTE_SYNC)
 			continue;
 		if (count == room)
 			break;
@@ -608,6 +752,14 @@ static uint32_t ring_op_index(const struct uring_backend *b, const struct caio_o
 		if (b->via[ops[i].user_data] == VIA_RING && taken-- == 0)
 			return i;
 	}
+}
+
+/* Queues a completion made by the submitting call; the next reap hands it out. */
+static void complete_early(struct uring_backend *b, uint32_t slot, int32_t res)
+{
+	b->refused[b->refused_count].user_data = slot;
+	b->refused[b->refused_count].res = res;
+	b->refused_count++;
 }
 
 /*
@@ -634,11 +786,12 @@ static int submit_chunk(struct uring_backend *b, const struct caio_op *ops, uint
 	if (end > 0 && b->pool.started > 0 && workers_submit_routed(&b->pool, ops, end, b->via, VIA_POOL) > 0)
 		b->submit_calls++;
 	for (uint32_t i = 0; i < end; i++) {
-		if (b->via[ops[i].user_data] == VIA_FAULT) {
-			b->refused[b->refused_count].user_data = ops[i].user_data;
-			b->refused[b->refused_count].res = -EFAULT;
-			b->refused_count++;
-		}
+		uint32_t slot = ops[i].user_data;
+
+		if (b->via[slot] == VIA_EARLY)
+			complete_early(b, slot, b->early_res[slot]);
+		else if (b->via[slot] == VIA_SYNC)
+			complete_early(b, slot, fileop_run(&ops[i]));
 	}
 	if (end == 0)
 		return ret < 0 ? ret : -EAGAIN;
@@ -647,22 +800,20 @@ static int submit_chunk(struct uring_backend *b, const struct caio_op *ops, uint
 
 /*
  * Copies ops[0..n) into b->staged without CAIO_OP_F_NATIVE, holding the block of each
- * flagged op (memory.h); one whose memory is not caio's is marked VIA_FAULT.
+ * flagged op (memory.h); one that must not run (refusal_of: memory that is not caio's,
+ * a bad path) is marked VIA_EARLY with its error.
  */
 static void hold_batch(struct uring_backend *b, const struct caio_op *ops, uint32_t n)
 {
+	caio_mem_hold_ops(ops, n, b->held);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t slot = ops[i].user_data;
+		int32_t refused = refusal_of(&ops[i], b->held);
 
 		b->staged[i] = ops[i];
 		b->staged[i].opcode = op_code(&ops[i]);
-		b->via[slot] = VIA_RING;
-	}
-	if (caio_mem_hold_ops(ops, n, b->held) == 0)
-		return;
-	for (uint32_t i = 0; i < n; i++) {
-		if ((ops[i].opcode & CAIO_OP_F_NATIVE) && !b->held[ops[i].user_data])
-			b->via[ops[i].user_data] = VIA_FAULT;
+		b->via[slot] = refused < 0 ? VIA_EARLY : VIA_RING;
+		b->early_res[slot] = refused;
 	}
 }
 

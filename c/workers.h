@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #include "common.h"
+#include "fileops.h"
 #include "memory.h"
 #include "wake.h"
 
@@ -286,10 +287,14 @@ static ssize_t do_rw_retry(const struct caio_op *op, bool positioned)
 	return ret;
 }
 
-/* Runs the op's one syscall; bytes moved, 0, or -errno. */
+/* Runs the op's one syscall; bytes moved, 0, a new fd, or -errno. */
 static int32_t run_op(const struct caio_op *op)
 {
-	ssize_t ret = do_rw_retry(op, true);
+	ssize_t ret;
+
+	if (fileop_is(op->opcode))
+		return fileop_run(op);
+	ret = do_rw_retry(op, true);
 
 	/* Pipes, sockets and some /proc files refuse positioned I/O: use the stream position, as Node does for -1. */
 	if (ret < 0 && errno == ESPIPE && op->opcode != CAIO_OP_FSYNC && op->opcode != CAIO_OP_FDSYNC)
@@ -308,7 +313,8 @@ static int32_t run_prioritized(const struct caio_op *op, int base)
 {
 	int32_t res;
 
-	if (op->ioprio == 0)
+	/* File ops ignore it: the ring refuses ioprio on them, and they move no data to prioritise. */
+	if (op->ioprio == 0 || fileop_is(op->opcode))
 		return run_op(op);
 	if (sys_ioprio_set(op->ioprio) < 0) {
 		if (errno == EINVAL || errno == EPERM)
@@ -462,6 +468,18 @@ static bool op_valid(const struct workers *w, const struct caio_op *op)
 	       w->state[op->user_data] == SLOT_FREE;
 }
 
+/*
+ * What an op completes with at submit, without running: -EFAULT when it is flagged
+ * CAIO_OP_F_NATIVE but its memory is not caio's (held[] has no block for it), a file
+ * op's refusal (fileop_check, after the hold); 0 when it may run.
+ */
+static int32_t refusal_of(const struct caio_op *op, struct caio_mem_block *const *held)
+{
+	if ((op->opcode & CAIO_OP_F_NATIVE) && !held[op->user_data])
+		return -EFAULT;
+	return fileop_check(op);
+}
+
 /* Marks every op's slot queued, or none of them: a bad or busy slot rejects the batch. */
 static int claim_slots(struct workers *w, const struct caio_op *ops, uint32_t n)
 {
@@ -539,7 +557,8 @@ static void wake_workers(struct workers *w, uint32_t n)
  *
  * An op flagged CAIO_OP_F_NATIVE holds its block (memory.h) in held[slot] from here
  * until the caller releases it (held_release); one whose memory is not caio's
- * completes with -EFAULT at once and never runs.
+ * completes with -EFAULT at once and never runs, as does a file op that fails
+ * fileop_check (with its -EINVAL).
  */
 static __attribute__((unused)) int workers_submit(struct workers *w, const struct caio_op *ops, uint32_t n,
 						  struct caio_mem_block **held)
@@ -556,10 +575,10 @@ static __attribute__((unused)) int workers_submit(struct workers *w, const struc
 		if (w->queue_len + n > queue_size(w))
 			compact(w);
 		for (uint32_t i = 0; i < n; i++) {
-			uint32_t slot = ops[i].user_data;
+			int32_t refused = refusal_of(&ops[i], held);
 
-			if ((ops[i].opcode & CAIO_OP_F_NATIVE) && !held[slot]) {
-				wake |= push_done(w, slot, -EFAULT);
+			if (refused < 0) {
+				wake |= push_done(w, ops[i].user_data, refused);
 				continue;
 			}
 			enqueue(w, &ops[i], 1);

@@ -25,6 +25,7 @@
 /* A buffered write: the pool's worker refuses the priority (ioprio_set) and the op fails alone. */
 #define BAD_PRIO_TAKEN(h) 4
 #include "harness.h"
+#include "file_ops.h"
 
 #include <pthread.h>
 
@@ -310,7 +311,8 @@ static void check_close_waits_for_pool(void)
 int main(void)
 {
 	static void (*const steps[])(void *) = { check_file_io, check_vectored, check_native_holds, check_errors,
-						 check_direct,  check_cancel,   check_streams,      check_routing };
+						 check_direct,  check_cancel,   check_streams,      check_routing,
+						 check_file_ops };
 	struct caio_info info;
 	void *h;
 

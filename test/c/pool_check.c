@@ -49,6 +49,7 @@ static ssize_t send_or_fail(int fd, const void *buf, size_t len, int flags)
 /* caio_pool_submit queues a valid batch whole or refuses it: no kernel queue to stop part-way. */
 #define SUBMITS_WHOLE 1
 #include "harness.h"
+#include "file_ops.h"
 
 #include <dirent.h>
 #include <time.h>
@@ -705,6 +706,7 @@ int main(void)
 	info = info_of(h);
 	/* One per accepted batch: 3 (file) + 2 (vectored) + 1 (native holds) + 2 (errors) + 6 (pipes) + 2000 (stress). */
 	CHECK_EQ(info.submit_calls, 2014);
+	check_file_ops(h);
 	CHECK_EQ(caio_pool_close(h), 0);
 	check_cancel();
 	check_cancel_many();

@@ -28,6 +28,7 @@
 /* Failed in prep: without SUBMIT_ALL the kernel stops after it and the tail is taken back. */
 #define BAD_PRIO_TAKEN(h) (info_of(h).features & IORING_SETUP_SUBMIT_ALL ? 4 : 2)
 #include "harness.h"
+#include "file_ops.h"
 
 #define BIG_OPS 5000
 #define AVOID_DEFER (IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SINGLE_ISSUER)
@@ -369,10 +370,57 @@ static void check_remote_prefix(uint32_t option)
 	close(fd);
 }
 
+/* The caio opcodes from OPENAT to MKDIRAT, as ring_ops bits. */
+#define FILE_OP_BITS (((1U << (CAIO_OP_MKDIRAT + 1)) - 1) & ~((1U << CAIO_OP_OPENAT) - 1))
+
+/*
+ * File ops take the ring where the kernel has their opcode (IORING_REGISTER_PROBE),
+ * and the pool where it has not, which CAIO_URING_NO_FILE_OPS pretends: every file
+ * check passes both ways, and again with no pool at all (the submitting call runs
+ * them). A path op carries IOSQE_ASYNC and is never classified by its fd.
+ */
+static void check_file_op_routes(uint32_t option)
+{
+	struct fo_arena a = fo_arena_new();
+	struct caio_op op;
+	struct statx *sx;
+	void *h = open_backend(CAP, option);
+	struct uring_backend *b = ring_of(h);
+	uint32_t ring_ops = b->ring_ops;
+
+	printf("uring_check: file ops on the ring: 0x%x of 0x%x\n", ring_ops & FILE_OP_BITS, FILE_OP_BITS);
+	op = fo_statx(&a, AT_FDCWD, ".", 0, 3, &sx);
+	CHECK_EQ(fo_run(h, op), 0);
+	CHECK(S_ISDIR(sx->stx_mode));
+	CHECK_EQ(b->via[3], ring_has(b, CAIO_OP_STATX) ? VIA_RING : VIA_POOL);
+	/* Not one descriptor looked at: AT_FDCWD is not a file to classify. */
+	CHECK_EQ(b->memo.used, 0);
+	CHECK_EQ(caio_uring_close(h), 0);
+
+	h = open_backend(CAP, option | CAIO_URING_NO_FILE_OPS);
+	b = ring_of(h);
+	CHECK_EQ(b->ring_ops, ring_ops & ~FILE_OP_BITS);
+	CHECK_EQ(fo_run(h, op), 0);
+	CHECK_EQ(b->via[3], VIA_POOL);
+	check_file_ops(h);
+	CHECK(b->pool.started > 0);
+	CHECK_EQ(caio_uring_close(h), 0);
+
+	h = open_backend(CAP, option | CAIO_URING_NO_FILE_OPS);
+	b = ring_of(h);
+	b->pool.broken = true;
+	CHECK_EQ(fo_run(h, op), 0);
+	CHECK_EQ(b->via[3], VIA_SYNC);
+	check_file_ops(h);
+	CHECK_EQ(b->pool.started, 0);
+	CHECK_EQ(caio_uring_close(h), 0);
+	fo_arena_free(&a);
+}
+
 static void check_mode(uint32_t option)
 {
 	static void (*const steps[])(void *) = { check_file_io, check_vectored, check_native_holds,
-						 check_errors,  check_direct,   check_cancel };
+						 check_errors,  check_direct,   check_cancel, check_file_ops };
 	void *h = open_backend(CAP, option);
 	struct caio_info info = info_of(h);
 
@@ -402,6 +450,7 @@ int main(void)
 		check_close_in_flight(masks[i]);
 		check_remote(masks[i]);
 		check_remote_prefix(masks[i]);
+		check_file_op_routes(masks[i]);
 	}
 	printf("uring_check: %u wake-up waits\n", waits);
 	puts("uring_check: ok");
