@@ -147,11 +147,21 @@ export class Scheduler {
   /**
    * A file operation (c/common.h describes each record). `block`: caio's private
    * memory holding its paths (and statx's output), held like a buffer; `arg`: what
-   * the record carries in buf instead of an address (fallocate's length).
+   * the record carries in buf instead of an address (fallocate's length) and `mode`
+   * in len (fallocate's mode).
    */
-  enqueueFile(opcode: FileOpcode, fd: number, offset: number, block: Uint8Array | null, options: ParsedOptions, arg = 0): Promise<number> {
+  enqueueFile(
+    opcode: FileOpcode,
+    fd: number,
+    offset: number,
+    block: Uint8Array | null,
+    options: ParsedOptions,
+    arg = 0,
+    mode = 0,
+  ): Promise<number> {
     const op = new Operation(opcode, fd, offset, block, block ? block.length : 0, options.priority, options.signal, true);
     op.arg = arg;
+    op.mode = mode;
     return this.#add(op);
   }
 

@@ -31,6 +31,7 @@ import {
   OP_WRITEV,
   STAGE_BUF_HI,
   STAGE_BUF_LO,
+  STAGE_LEN,
   STAGE_WORDS,
 } from "../backends/backend.ts";
 import { invalidState } from "../errors.ts";
@@ -105,7 +106,7 @@ const opening: OpKind = {
 
 const closing: OpKind = { ...plain, freesFd: true, usesFd: false };
 
-/** fallocate's length travels in the record's buf field (not an address). */
+/** fallocate's length travels in the record's buf field (not an address), its mode in len. */
 const allocating: OpKind = {
   ...plain,
   encode(op, stage, index, empty) {
@@ -113,6 +114,7 @@ const allocating: OpKind = {
     const base = index * STAGE_WORDS;
     stage[base + STAGE_BUF_LO] = op.arg >>> 0;
     stage[base + STAGE_BUF_HI] = (op.arg / TWO_POW_32) >>> 0;
+    stage[base + STAGE_LEN] = op.mode;
   },
 };
 

@@ -34,6 +34,8 @@ export class Operation {
   watchIndex = -1;
   /** A number the record carries besides its memory (fallocate's length, in the buf field). */
   arg = 0;
+  /** fallocate's mode, which the record carries in its len field. */
+  mode = 0;
   /** Counted among the users of `fd` that closeFd waits for (scheduler/descriptors.ts). */
   tracked = false;
   /** An open retried with nothing else in flight: a descriptor limit now reaches the caller. */
