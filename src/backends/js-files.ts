@@ -30,6 +30,7 @@ export const STATX_SIZE = 256;
 const STATX_BASIC_STATS = 0x7ff;
 const STATX_BTIME = 0x800;
 const EINVAL = -22;
+const ENOENT = -2;
 const EOPNOTSUPP = -95;
 const TWO_POW_32 = 4294967296;
 
@@ -53,6 +54,10 @@ export function issueFile(opcode: number, fd: number, block: Uint8Array | null, 
   const low = offset % TWO_POW_32;
   const high = Math.floor(offset / TWO_POW_32);
   const ok = (error: NodeJS.ErrnoException | null) => done(error, 0);
+  // The kernel answers ENOENT for an empty path; node:fs would throw EINVAL.
+  if (block && opcode !== OP_STATX && block[0] === 0) return done(null, ENOENT);
+  if (opcode === OP_RENAMEAT && block![low] === 0) return done(null, ENOENT);
+  if (opcode === OP_STATX && block![STATX_SIZE] === 0 && !(low & AT_EMPTY_PATH)) return done(null, ENOENT);
   switch (opcode) {
     case OP_OPENAT:
       open(pathAt(block!, 0, fd), low | 0, high, done);
