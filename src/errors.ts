@@ -103,3 +103,22 @@ export function systemError(negativeErrno: number, syscall: string, explanation?
   if (explanation) message += `: ${explanation}`;
   return Object.assign(new Error(message), { code, errno: negativeErrno, syscall });
 }
+
+/** Node's ERR_INVALID_ARG_VALUE: `The argument 'flags' is invalid. Received 'q'`. */
+export function invalidArgValue(name: string, value: unknown, reason = "is invalid"): CodedError {
+  const shown = typeof value === "string" ? `'${value}'` : inspect(value, { depth: 0 });
+  return errorWithCode(new TypeError(`The argument '${name}' ${reason}. Received ${shown}`), "ERR_INVALID_ARG_VALUE");
+}
+
+/**
+ * A failed system call on a path, as node:fs reports it:
+ * `ENOENT: no such file or directory, open 'missing.txt'`, with `path` (and `dest`
+ * for rename: `rename 'a' -> 'b'`).
+ */
+export function pathError(negativeErrno: number, syscall: string, path: string, dest?: string): SystemError & { path: string; dest?: string } {
+  const code = getSystemErrorName(negativeErrno);
+  let message = `${code}: ${getSystemErrorMessage(negativeErrno)}, ${syscall} '${path}'`;
+  if (dest !== undefined) message += ` -> '${dest}'`;
+  const error = Object.assign(new Error(message), { code, errno: negativeErrno, syscall, path });
+  return dest === undefined ? error : Object.assign(error, { dest });
+}

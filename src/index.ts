@@ -10,7 +10,6 @@
  * const bytes = await ctx.read(32, fd, 0);
  * ```
  */
-import { ptr } from "bun:ffi";
 import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV } from "./backends/backend.ts";
 import { isBackendName, openBackend, type Backend, type BackendName } from "./backends/index.ts";
 import { MAX_THREADS } from "./backends/thread.ts";
@@ -33,6 +32,11 @@ import {
   type ParsedOptions,
 } from "./validate.ts";
 import { freshOwnView } from "./views.ts";
+import { acceptsFileOps } from "./file/capability.ts";
+import { FileOps, type AllocateOptions, type MkdirOptions, type StatOptions } from "./file/ops.ts";
+import type { BigFileStats, FileStats } from "./file/stats.ts";
+import { readFile, writeFile, type ReadFileOptions, type WriteFileOptions } from "./file/whole.ts";
+import { alignedIn, allocReadBuffer, DIRECT_IO_ALIGNMENT, readResult } from "./readbuffers.ts";
 
 export type { BackendName } from "./backends/index.ts";
 export { AbortError, type CodedError, type SystemError } from "./errors.ts";
@@ -40,6 +44,10 @@ export type { Stats } from "./scheduler.ts";
 export { availableBackends, type BackendAvailability } from "./select.ts";
 export { nativeLibrary, type NativeLibrary, type NativeLoadPath } from "./native.ts";
 export type { AbortSignalLike, OperationOptions } from "./validate.ts";
+export type { AllocateOptions, MkdirOptions, StatOptions } from "./file/ops.ts";
+export type { BigFileStats, FileStats } from "./file/stats.ts";
+export type { ReadFileOptions, WriteFileOptions } from "./file/whole.ts";
+export { appendFile, defaultContext, mkdir, readFile, rename, stat, unlink, writeFile } from "./defaults.ts";
 
 export interface ContextOptions {
   /** Operations in flight at once (1 … 65536); more are queued in FIFO order, never refused. Default 128. */
@@ -59,8 +67,6 @@ export interface ContextOptions {
 
 const DEFAULT_MAX_REQUESTS = 128;
 const MAX_REQUESTS_LIMIT = 65536;
-/** O_DIRECT needs buffers aligned to the logical block size; a page covers every device. */
-const DIRECT_IO_ALIGNMENT = 4096;
 
 /** Backstop for contexts dropped without close(): the scheduler is unreachable only once idle. */
 const dropped = new FinalizationRegistry<Backend>((backend) => backend.close());
@@ -104,41 +110,9 @@ export function allocAligned(size: number, alignment = DIRECT_IO_ALIGNMENT): Buf
   return native ?? alignedIn(new SharedArrayBuffer(size + alignment), size, alignment);
 }
 
-function alignedIn(backing: ArrayBuffer | SharedArrayBuffer, size: number, alignment: number): Buffer {
-  const address = ptr(new Uint8Array(backing));
-  const shift = (alignment - (address % alignment)) % alignment;
-  return Buffer.from(backing, shift, size);
-}
-
 /** Node's error when an ArrayBuffer cannot be allocated. */
 function allocationFailed(size: number): RangeError {
   return Object.assign(new RangeError(`Array buffer allocation failed (${size} bytes)`), { code: "ERR_MEMORY_ALLOCATION_FAILED" });
-}
-
-/**
- * Buffers for read(): caio's own native memory, private until the read settles, so the
- * kernel fills them directly. Block-multiple sizes are page aligned so they also work on
- * O_DIRECT descriptors. ENOMEM when there is no memory.
- */
-function allocReadBuffer(nbytes: number): Buffer | typeof ENOMEM {
-  if (nbytes === 0) return Buffer.alloc(0);
-  const aligned = nbytes >= 512 && nbytes % 512 === 0;
-  const native = allocNative(nbytes, aligned ? DIRECT_IO_ALIGNMENT : 16, false);
-  if (native !== undefined) return native;
-  return aligned ? alignedIn(new ArrayBuffer(nbytes + DIRECT_IO_ALIGNMENT), nbytes, DIRECT_IO_ALIGNMENT) : Buffer.alloc(nbytes);
-}
-
-/**
- * read()'s answer: the whole buffer when it was filled, else a Buffer of exactly the
- * bytes read (the native block, never zero-filled, is freed at once), so a short read
- * neither keeps the whole block nor shows bytes the kernel did not write.
- */
-function readResult(buffer: Buffer, result: number): Buffer {
-  if (result === buffer.length) return buffer;
-  const exact = Buffer.allocUnsafeSlow(result);
-  exact.set(buffer.subarray(0, result));
-  dropNative(buffer);
-  return exact;
 }
 
 /**
@@ -148,6 +122,7 @@ function readResult(buffer: Buffer, result: number): Buffer {
 export class Context {
   readonly #scheduler: Scheduler;
   readonly #backend: Backend;
+  readonly #files: FileOps;
 
   constructor(options?: ContextOptions) {
     const { maxRequests, backend, threads } = checkContextOptions(options);
@@ -155,12 +130,19 @@ export class Context {
       ? openBackend(backend, maxRequests, { threads })
       : openDefaultBackend(maxRequests, { threads });
     this.#scheduler = new Scheduler(this.#backend);
+    this.#files = new FileOps(this.#scheduler, this.#backend);
+    acceptsFileOps.set(this, () => this.#backend.fileOps);
     dropped.register(this.#scheduler, this.#backend, this.#scheduler);
   }
 
   /** The backend in use: "uring" | "linux" | "thread" | "js". */
   get backend(): BackendName {
     return this.#backend.name;
+  }
+
+  /** True once close() was called: the context accepts no more operations. */
+  get closing(): boolean {
+    return this.#scheduler.closing;
   }
 
   /** Operations allowed in flight at once. */
@@ -267,6 +249,104 @@ export class Context {
     const parsed = this.#checkTarget(fd, 0, options);
     const result = await this.#scheduler.enqueue(OP_FDSYNC, fd, 0, null, parsed);
     if (result < 0) throw systemError(result, "fdatasync");
+  }
+
+  /**
+   * Opens `path` (string, Buffer or file: URL; relative to process.cwd() at the call)
+   * and resolves with the new descriptor. `flags`: a node:fs flag string ("r", "r+",
+   * "w", "wx", "w+", "a", "a+", …) or a number of fs.constants, default "r"; `mode`
+   * for created files, default 0o666. While this process is out of descriptors
+   * (EMFILE/ENFILE) and caio has other operations in flight, the open waits for one of
+   * them to give a descriptor back. Descriptors are close-on-exec.
+   */
+  async open(path: string | Buffer | URL, flags?: string | number, mode?: number | string): Promise<number> {
+    return this.#files.open(path, flags, mode);
+  }
+
+  /**
+   * Waits for this context's operations on `fd` to complete, then close(2)s it, so
+   * its number is never reused under them.
+   */
+  async closeFd(fd: number): Promise<void> {
+    return this.#files.closeFd(fd);
+  }
+
+  /**
+   * statx(2) of a path or a descriptor, as node:fs's fs.Stats (the same fields and
+   * is*() methods as statSync); fs.BigIntStats with `{ bigint: true }`. Symbolic links
+   * are followed.
+   */
+  async stat(path: string | Buffer | URL | number, options?: StatOptions & { bigint?: false }): Promise<FileStats>;
+  async stat(path: string | Buffer | URL | number, options: StatOptions & { bigint: true }): Promise<BigFileStats>;
+  async stat(path: string | Buffer | URL | number, options?: StatOptions): Promise<FileStats | BigFileStats>;
+  async stat(path: string | Buffer | URL | number, options?: StatOptions): Promise<FileStats | BigFileStats> {
+    return this.#files.stat(path, options);
+  }
+
+  /** ftruncate(2): sets the size of `fd`'s file to `length` (default 0). */
+  async truncate(fd: number, length: number | bigint = 0): Promise<void> {
+    return this.#files.truncate(fd, length);
+  }
+
+  /**
+   * fallocate(2): reserves `length` bytes at `offset` of `fd`'s file, growing it unless
+   * `keepSize`. The js backend (node:fs has no fallocate) only grows the file.
+   */
+  async allocate(fd: number, offset: number | bigint, length: number | bigint, options?: AllocateOptions): Promise<void> {
+    return this.#files.allocate(fd, offset, length, options);
+  }
+
+  /** Removes a file (unlink(2)). */
+  async unlink(path: string | Buffer | URL): Promise<void> {
+    return this.#files.unlink(path);
+  }
+
+  /** rename(2): moves `from` to `to`, replacing a file there. */
+  async rename(from: string | Buffer | URL, to: string | Buffer | URL): Promise<void> {
+    return this.#files.rename(from, to);
+  }
+
+  /**
+   * Creates a directory; with `recursive`, its missing parents too, resolving with the
+   * first directory created (undefined when all existed), as node:fs does.
+   */
+  async mkdir(path: string | Buffer | URL, options?: MkdirOptions | number | string): Promise<string | undefined> {
+    return this.#files.mkdir(path, options);
+  }
+
+  /**
+   * Reads a whole file: a Buffer (caio's own memory, exactly the file's bytes), or a
+   * string with `encoding` (or an encoding name as options). Reads to end of file, so
+   * growing files and /proc files (whose size says 0) come back whole. Open, stat, read
+   * and close all go through this context's batches; the file is closed whatever
+   * happens.
+   */
+  async readFile(path: string | Buffer | URL, options?: (ReadFileOptions & { encoding?: null }) | null): Promise<Buffer>;
+  async readFile(path: string | Buffer | URL, options: (ReadFileOptions & { encoding: BufferEncoding }) | BufferEncoding): Promise<string>;
+  async readFile(path: string | Buffer | URL, options?: ReadFileOptions | BufferEncoding | null): Promise<Buffer | string>;
+  async readFile(path: string | Buffer | URL, options?: ReadFileOptions | BufferEncoding | null): Promise<Buffer | string> {
+    return readFile(this.#files, path, options);
+  }
+
+  /**
+   * Writes `data` as the whole file (flag "w": created or truncated), looping over short
+   * writes; `sync` fdatasyncs before closing. Strings are encoded with `encoding` (UTF-8).
+   */
+  async writeFile(
+    path: string | Buffer | URL,
+    data: string | ArrayBufferView | ArrayBufferLike,
+    options?: WriteFileOptions | BufferEncoding | null,
+  ): Promise<void> {
+    return writeFile(this.#files, path, data, options, false);
+  }
+
+  /** writeFile with flag "a": appends `data`, creating the file if needed. */
+  async appendFile(
+    path: string | Buffer | URL,
+    data: string | ArrayBufferView | ArrayBufferLike,
+    options?: WriteFileOptions | BufferEncoding | null,
+  ): Promise<void> {
+    return writeFile(this.#files, path, data, options, true);
   }
 
   /**

@@ -7,8 +7,9 @@
  * node:fs called back for `js`).
  *
  * Ownership rule: an operation sits in its slot, holding the memory the kernel uses,
- * from submission until its completion is reaped, whatever happens to its promise
- * (scheduler/memory.ts decides what memory that is).
+ * from submission until its completion is reaped, whatever happens to its promise.
+ * What an operation is (its memory, its record, how its result is decoded, what an
+ * abandoned one leaves to undo) is its kind's business: scheduler/kinds.ts.
  *
  * A throw while one operation is staged, submitted or settled rejects that operation
  * (ERR_CAIO_INTERNAL, the thrown value as cause) and releases what it held; the rest
@@ -17,9 +18,11 @@
 import { ptr } from "bun:ffi";
 import { DONE_WORDS, OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV, STAGE_WORDS, type Backend } from "./backends/backend.ts";
 import { AbortError, internalFailure, invalidArgType, invalidState } from "./errors.ts";
-import { AbortWatch } from "./scheduler/aborts.ts";
-import { claimMemory, copyBack, encodeStaged, ENOMEM, releaseMemory } from "./scheduler/memory.ts";
-import { ABANDONED, IN_FLIGHT, isRead, Operation, QUEUED, SETTLED } from "./scheduler/operation.ts";
+import { AbortWatch, Cancels } from "./scheduler/aborts.ts";
+import { Descriptors } from "./scheduler/descriptors.ts";
+import { kindOf, RETRY } from "./scheduler/kinds.ts";
+import { ENOMEM, releaseMemory } from "./scheduler/memory.ts";
+import { ABANDONED, IN_FLIGHT, Operation, QUEUED, SETTLED } from "./scheduler/operation.ts";
 import { OpQueue, SlotTable } from "./scheduler/slots.ts";
 import type { ParsedOptions } from "./validate.ts";
 import type { OwnView } from "./views.ts";
@@ -33,7 +36,7 @@ export interface Stats {
   completed: number;
   /** Operations the kernel still owns, aborted ones included. */
   inFlight: number;
-  /** Operations waiting for a free slot or for this tick's flush. */
+  /** Operations waiting for a slot, for this tick's flush, or (opens) for a descriptor to come back. */
   queued: number;
   /** Submitting syscalls made (io_submit / io_uring_enter / pool hand-offs). */
   submitCalls: number;
@@ -47,6 +50,8 @@ export interface Stats {
 }
 
 export type Opcode = typeof OP_READ | typeof OP_WRITE | typeof OP_FSYNC | typeof OP_FDSYNC;
+/** File operations (backend.ts OP_OPENAT … OP_MKDIRAT). */
+export type FileOpcode = 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13;
 export type VectorOpcode = typeof OP_READV | typeof OP_WRITEV;
 
 /** Schedulers with operations in flight: reachable until their completions are reaped, whoever else lets go. */
@@ -75,17 +80,18 @@ export class Scheduler {
   readonly #emptyAddress: number;
   readonly #emptyBuffer = Buffer.alloc(8);
   readonly #aborts = new AbortWatch((op, error) => this.#abort(op, error));
-  /** Aborted in-flight operations whose cancel goes out with the next flush, all in one backend call. */
-  #cancels: Operation[] = [];
-  readonly #cancelSlots: Uint32Array;
+  readonly #cancels: Cancels;
+  readonly #descriptors = new Descriptors(
+    (ops) => this.#requeue(ops),
+    () => this.#inFlight === 0,
+  );
   #reapRetry: ReturnType<typeof setTimeout> | undefined;
   #reapRetryMs = 0;
 
   constructor(backend: Backend) {
     this.#backend = backend;
     this.#slots = new SlotTable(backend.capacity, backend.views);
-    this.#cancelSlots = new Uint32Array(backend.capacity);
-    void this.#cancelSlots.buffer;
+    this.#cancels = new Cancels(backend.capacity);
     void this.#emptyBuffer.buffer;
     this.#emptyAddress = ptr(this.#emptyBuffer);
     // Weak: an idle scheduler nobody references may be collected (see `working` for a busy one).
@@ -138,6 +144,35 @@ export class Scheduler {
     return this.#add(op);
   }
 
+  /**
+   * A file operation (c/common.h describes each record). `block`: caio's private
+   * memory holding its paths (and statx's output), held like a buffer; `arg`: what
+   * the record carries in buf instead of an address (fallocate's length) and `mode`
+   * in len (fallocate's mode).
+   */
+  enqueueFile(
+    opcode: FileOpcode,
+    fd: number,
+    offset: number,
+    block: Uint8Array | null,
+    options: ParsedOptions,
+    arg = 0,
+    mode = 0,
+  ): Promise<number> {
+    const op = new Operation(opcode, fd, offset, block, block ? block.length : 0, options.priority, options.signal, true);
+    op.arg = arg;
+    op.mode = mode;
+    return this.#add(op);
+  }
+
+  /**
+   * Resolves once no operation of this scheduler uses `fd` any more (undefined when
+   * none does now): closeFd waits for it, so the number is never reused under them.
+   */
+  drained(fd: number): Promise<void> | undefined {
+    return this.#descriptors.drained(fd);
+  }
+
   #add(op: Operation): Promise<number> {
     const promise = new Promise<number>((resolve, reject) => {
       op.resolve = resolve;
@@ -149,6 +184,7 @@ export class Scheduler {
       op.reject(refused);
       return promise;
     }
+    this.#descriptors.track(op, kindOf(op));
     this.#queue.push(op);
     this.#queued++;
     this.#scheduleFlush();
@@ -199,7 +235,7 @@ export class Scheduler {
   #pump(): void {
     try {
       for (;;) {
-        if (this.#cancels.length > 0) this.#sendCancels();
+        if (this.#cancels.pending) this.#cancels.send(this.#backend, (op) => op.state === ABANDONED && this.#slots.holds(op));
         const queuedBefore = this.#queued;
         this.#submitQueued();
         const progressed = this.#queued < queuedBefore;
@@ -210,6 +246,7 @@ export class Scheduler {
       }
     } finally {
       this.#updateHold();
+      if (this.#inFlight === 0) this.#descriptors.whenIdle();
       this.#finishCloseIfIdle();
     }
   }
@@ -232,13 +269,14 @@ export class Scheduler {
   /** Writes op into staging position `index` and gives it a slot; false if it was settled instead. */
   #stage(op: Operation, index: number): boolean {
     try {
-      const claimed = claimMemory(op);
+      const kind = kindOf(op);
+      const claimed = kind.claim(op);
       if (claimed !== true) {
         this.#settleQueued(op, claimed === ENOMEM ? ENOMEM : invalidState("The buffer was detached before the operation was submitted"));
         return false;
       }
       this.#slots.take(op);
-      encodeStaged(op, this.#backend.stage, index, this.#backend.views ? -1 : this.#emptyAddress);
+      kind.encode(op, this.#backend.stage, index, this.#backend.views ? -1 : this.#emptyAddress);
       return true;
     } catch (error) {
       if (op.slot >= 0) this.#slots.release(op);
@@ -319,27 +357,6 @@ export class Scheduler {
     }
   }
 
-  /**
-   * Sends every pending cancel in one backend call. Ops that completed since their
-   * abort are dropped first (their slot may already hold another op); cancels the
-   * backend did not take stay pending for the next pump.
-   */
-  #sendCancels(): void {
-    const live = this.#cancels.filter((op) => op.state === ABANDONED && this.#slots.holds(op));
-    for (let i = 0; i < live.length; i++) this.#cancelSlots[i] = live[i]!.slot;
-    let taken = live.length;
-    if (live.length > 0) {
-      try {
-        taken = this.#backend.cancel(this.#cancelSlots, live.length);
-      } catch {
-        taken = live.length; // cancelling is best effort: each op still completes on its own
-      }
-    }
-    // Not taken (the ring had no room) or -EAGAIN: offer them again. Any other -errno: the ops complete on their own.
-    if (taken === EAGAIN) taken = 0;
-    this.#cancels = taken >= 0 && taken < live.length ? live.slice(taken) : [];
-  }
-
   /** Reaps every ready completion, commits them all, then settles their promises. */
   #reapReady(): number {
     if (this.#inFlight === 0) return 0;
@@ -386,21 +403,47 @@ export class Scheduler {
     }
   }
 
-  /** Settles a reaped op; its memory is released whatever happens. */
+  /** Settles a reaped op (its kind decodes the result); its memory is released whatever happens. */
   #settleReaped(op: Operation, result: number): void {
-    const abandoned = op.state === ABANDONED;
-    let outcome: number | Error = result;
-    try {
-      if (!abandoned && result > 0 && op.block !== null && isRead(op.opcode) && !copyBack(op, result)) {
-        outcome = invalidState(`The buffer was detached while the read was in flight; the ${result} bytes read were discarded`);
+    const kind = kindOf(op);
+    if (kind.freesFd && result >= 0) this.#descriptors.freed();
+    if (op.state === ABANDONED) {
+      let followUp: Operation | null = null;
+      try {
+        followUp = kind.abandon(op, result);
+      } catch {
+        // nothing caio knows of is left to undo
       }
+      this.#finish(op, SETTLED);
+      if (followUp) void this.#add(followUp);
+      return;
+    }
+    let outcome: number | Error | typeof RETRY;
+    try {
+      outcome = kind.complete(op, result, this.#inFlight > 0);
     } catch (error) {
       outcome = internalFailure("settled", error);
     }
+    if (outcome === RETRY) {
+      this.#park(op);
+      return;
+    }
     this.#finish(op, SETTLED);
-    if (abandoned) return;
     if (typeof outcome === "number") op.resolve(outcome);
     else op.reject(outcome);
+  }
+
+  /** op waits, queued but outside the queue, until a descriptor comes back (or nothing else is in flight). */
+  #park(op: Operation): void {
+    releaseMemory(op);
+    op.state = QUEUED;
+    this.#queued++;
+    this.#descriptors.park(op);
+  }
+
+  #requeue(ops: Operation[]): void {
+    for (const op of ops) this.#queue.push(op);
+    this.#scheduleFlush();
   }
 
   /** Marks op finished and drops what it held; the caller settles its promise. */
@@ -413,6 +456,7 @@ export class Scheduler {
     op.lengths = null;
     op.iov = null;
     this.#aborts.unwatch(op);
+    this.#descriptors.untrack(op);
   }
 
   #abort(op: Operation, reason: AbortError): void {
@@ -423,7 +467,7 @@ export class Scheduler {
       // The kernel may still write into the memory: keep it (and the slot) until the completion is reaped.
       op.state = ABANDONED;
       this.#aborts.unwatch(op);
-      this.#cancels.push(op);
+      this.#cancels.add(op);
       this.#scheduleFlush();
       op.reject(reason);
     }

@@ -1,12 +1,15 @@
 /**
  * The pure TypeScript backend ("js"): each staged operation becomes one node:fs
- * call (pread, pwrite, preadv, pwritev, fsync, fdatasync). No native code, so it
+ * call (pread, pwrite, preadv, pwritev, fsync, fdatasync; the file operations are
+ * in js-files.ts). No native code, so it
  * works wherever Bun runs; the scheduler, limits and errors are the same as for
  * the kernel backends.
  */
 import { fdatasync, fsync, read, readv, write, writev } from "node:fs";
 import {
   DONE_WORDS,
+  STAGE_BUF_HI,
+  STAGE_BUF_LO,
   OP_FDSYNC,
   OP_FSYNC,
   OP_READ,
@@ -22,6 +25,7 @@ import {
   type Backend,
   type StagedBuffers,
 } from "./backend.ts";
+import { issueFile, isFileOpcode } from "./js-files.ts";
 
 const EINVAL = -22;
 const EIO = -5;
@@ -55,6 +59,7 @@ function issue(opcode: number, fd: number, buffers: StagedBuffers, position: num
 
 export class JsBackend implements Backend {
   readonly name = "js";
+  readonly fileOps = true;
   readonly stage: Uint32Array;
   readonly done: Int32Array;
   readonly views: (StagedBuffers | null)[];
@@ -79,7 +84,8 @@ export class JsBackend implements Backend {
       const opcode = stage[base + STAGE_OPCODE_PRIO]! & 0xffff;
       const offset = stage[base + STAGE_OFFSET_LO]! + stage[base + STAGE_OFFSET_HI]! * TWO_POW_32;
       // node:fs cannot apply an I/O priority; validation already refused the ones the kernel would.
-      this.#startGuarded(slot, opcode, fd, offset, stage[base + STAGE_LEN]!);
+      if (isFileOpcode(opcode)) this.#startFile(slot, opcode, base, offset);
+      else this.#startGuarded(slot, opcode, fd, offset, stage[base + STAGE_LEN]!);
     }
     return count;
   }
@@ -91,6 +97,20 @@ export class JsBackend implements Backend {
   #startGuarded(slot: number, opcode: number, fd: number, offset: number, length: number): void {
     try {
       this.#start(slot, opcode, fd, offset, length);
+    } catch (error) {
+      const errno = (error as NodeJS.ErrnoException | null)?.errno;
+      this.#complete(slot, typeof errno === "number" && errno < 0 ? errno : EINVAL);
+    }
+  }
+
+  /** A file operation (js-files.ts); a synchronous throw is its completion, as for #startGuarded. */
+  #startFile(slot: number, opcode: number, base: number, offset: number): void {
+    const stage = this.stage;
+    const buf = stage[base + STAGE_BUF_LO]! + stage[base + STAGE_BUF_HI]! * TWO_POW_32;
+    const finish: Done = (error, result) => this.#complete(slot, error ? (error.errno ?? EIO) : result!);
+    try {
+      const block = this.views[slot] as Uint8Array | null;
+      issueFile(opcode, stage[base + STAGE_FD]! | 0, block, offset, stage[base + STAGE_LEN]!, buf, finish);
     } catch (error) {
       const errno = (error as NodeJS.ErrnoException | null)?.errno;
       this.#complete(slot, typeof errno === "number" && errno < 0 ? errno : EINVAL);

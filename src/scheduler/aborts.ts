@@ -3,6 +3,7 @@
  * operation made one AbortSignal over N operations cost O(N) per listener removal,
  * O(N²) in all; here watching, unwatching and aborting are O(1) per operation.
  */
+import type { Backend } from "../backends/backend.ts";
 import { abortErrors, type AbortError } from "../errors.ts";
 import type { AbortSignalLike } from "../validate.ts";
 import type { Operation } from "./operation.ts";
@@ -67,5 +68,50 @@ export class AbortWatch {
     const ops = watched.ops;
     const errors = abortErrors(ops.length, reason);
     for (let i = 0; i < ops.length; i++) this.onAbort(ops[i]!, errors[i]!);
+  }
+}
+
+const EAGAIN = -11;
+
+/**
+ * Aborted in-flight operations whose cancel goes out with the next flush, all in one
+ * backend call. Cancelling is best effort: each op still completes on its own.
+ */
+export class Cancels {
+  #pending: Operation[] = [];
+  readonly #slots: Uint32Array;
+
+  constructor(capacity: number) {
+    this.#slots = new Uint32Array(capacity);
+    void this.#slots.buffer;
+  }
+
+  get pending(): boolean {
+    return this.#pending.length > 0;
+  }
+
+  add(op: Operation): void {
+    this.#pending.push(op);
+  }
+
+  /**
+   * Sends every pending cancel whose op still owns its slot (`live`: one that completed
+   * since its abort may share the slot with another op by now). Cancels the backend did
+   * not take stay pending for the next flush.
+   */
+  send(backend: Pick<Backend, "cancel">, live: (op: Operation) => boolean): void {
+    const ops = this.#pending.filter(live);
+    for (let i = 0; i < ops.length; i++) this.#slots[i] = ops[i]!.slot;
+    let taken = ops.length;
+    if (ops.length > 0) {
+      try {
+        taken = backend.cancel(this.#slots, ops.length);
+      } catch {
+        taken = ops.length;
+      }
+    }
+    // Not taken (the ring had no room) or -EAGAIN: offer them again. Any other -errno: the ops complete on their own.
+    if (taken === EAGAIN) taken = 0;
+    this.#pending = taken >= 0 && taken < ops.length ? ops.slice(taken) : [];
   }
 }

@@ -1,5 +1,4 @@
 /** One queued or in-flight operation: what the scheduler owns for it until its completion is reaped. */
-import { OP_READ, OP_READV } from "../backends/backend.ts";
 import type { BounceBlock } from "../bounce.ts";
 import type { AbortSignalLike } from "../validate.ts";
 import type { OwnView } from "../views.ts";
@@ -33,6 +32,14 @@ export class Operation {
   known: OwnView | null = null;
   /** Position among the operations watching the same AbortSignal (scheduler/aborts.ts). */
   watchIndex = -1;
+  /** A number the record carries besides its memory (fallocate's length, in the buf field). */
+  arg = 0;
+  /** fallocate's mode, which the record carries in its len field. */
+  mode = 0;
+  /** Counted among the users of `fd` that closeFd waits for (scheduler/descriptors.ts). */
+  tracked = false;
+  /** An open retried with nothing else in flight: a descriptor limit now reaches the caller. */
+  lastTry = false;
 
   constructor(
     readonly opcode: number,
@@ -49,6 +56,3 @@ export class Operation {
   ) {}
 }
 
-export function isRead(opcode: number): boolean {
-  return opcode === OP_READ || opcode === OP_READV;
-}

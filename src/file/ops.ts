@@ -1,0 +1,271 @@
+/**
+ * The file operations of a Context: open, closeFd, stat, truncate, allocate, unlink,
+ * rename, mkdir. Arguments are checked (each read once) and paths encoded before
+ * anything reaches the scheduler; failures become node:fs-shaped errors here, in the
+ * awaiting method, so their stacks lead back to the caller.
+ */
+import { OP_CLOSE, OP_FALLOCATE, OP_FTRUNCATE, OP_MKDIRAT, OP_OPENAT, OP_RENAMEAT, OP_STATX, OP_UNLINKAT, type Backend } from "../backends/backend.ts";
+import { AT_FDCWD, STATX_SIZE } from "../backends/js-files.ts";
+import { dropNative, ENOMEM } from "../bounce.ts";
+import { contextClosed, invalidArgType, pathError, systemError, type CodedError } from "../errors.ts";
+import type { Scheduler } from "../scheduler.ts";
+import { checkFd, checkOffset, NO_OPTIONS, parseOptions, type ParsedOptions } from "../validate.ts";
+import { parseFlags, parseMode } from "./flags.ts";
+import { pathBlock, toPath, type FilePath } from "./paths.ts";
+import { decodeStats, STATX_MASK, type BigFileStats, type FileStats } from "./stats.ts";
+
+const AT_EMPTY_PATH = 0x1000;
+const AT_REMOVEDIR = 0x200;
+const FALLOC_FL_KEEP_SIZE = 1;
+const TWO_POW_32 = 4294967296;
+const ENOSYS = -38;
+const EEXIST = -17;
+const ENOENT = -2;
+const ENOTDIR = -20;
+
+export interface StatOptions {
+  /** fs.BigIntStats (with the *Ns fields) instead of fs.Stats. */
+  bigint?: boolean;
+}
+
+export interface MkdirOptions {
+  /** Default 0o777 (the umask applies). */
+  mode?: number | string;
+  /** Create missing parents; resolves with the first directory created, or undefined if none was. */
+  recursive?: boolean;
+}
+
+export interface AllocateOptions {
+  /** FALLOC_FL_KEEP_SIZE: reserve blocks without changing the file's size. */
+  keepSize?: boolean;
+}
+
+/** Throws the argument error `checked` is, else returns it. */
+export function must<T>(checked: T): Exclude<T, Error> {
+  if (checked instanceof Error) throw checked;
+  return checked as Exclude<T, Error>;
+}
+
+function optionsObject(options: unknown): Record<string, unknown> {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== "object") throw invalidArgType("options", "of type object", options);
+  return options as Record<string, unknown>;
+}
+
+function booleanOption(name: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") throw invalidArgType(`options.${name}`, "of type boolean", value);
+  return value;
+}
+
+export class FileOps {
+  constructor(
+    readonly scheduler: Scheduler,
+    readonly backend: Backend,
+  ) {}
+
+  /** Refuses new work on a closed context, and on a native library that predates file operations. */
+  ready(syscall: string): void {
+    if (this.scheduler.closing) throw contextClosed();
+    if (!this.backend.fileOps) {
+      throw systemError(
+        ENOSYS,
+        syscall,
+        `the ${this.backend.name} backend's native library does not implement file operations yet; use { backend: "js" }`,
+      );
+    }
+  }
+
+  /** A new block for `paths` after `prefix` bytes, or ENOMEM as an error. */
+  #block(syscall: string, prefix: number, ...paths: FilePath[]): Buffer {
+    const block = pathBlock(prefix, ...paths.map((path) => path.bytes));
+    if (block === ENOMEM) throw systemError(ENOMEM, syscall);
+    return block;
+  }
+
+  /** Runs one path operation on its own block, freed once the op settles; resolves with the raw result. */
+  async #onBlock(
+    opcode: 6 | 8 | 11 | 12 | 13,
+    block: Buffer,
+    offset: number,
+    options: ParsedOptions,
+    use?: (block: Buffer) => void,
+  ): Promise<number> {
+    try {
+      const result = await this.scheduler.enqueueFile(opcode, AT_FDCWD, offset, block, options);
+      if (result >= 0 && use) use(block);
+      return result;
+    } finally {
+      dropNative(block); // an aborted op still holds it: freed once the backend lets go
+    }
+  }
+
+  /** openat(2) of a checked path: the new fd or -errno. */
+  openRaw(path: FilePath, flags: number, mode: number, options: ParsedOptions): Promise<number> {
+    const offset = (flags >>> 0) + mode * TWO_POW_32;
+    return this.#onBlock(OP_OPENAT, this.#block("open", 0, path), offset, options);
+  }
+
+  async open(path: unknown, flags?: unknown, mode?: unknown): Promise<number> {
+    const checked = must(toPath("path", path));
+    const parsedFlags = must(parseFlags(flags, "r"));
+    const parsedMode = must(parseMode(mode, 0o666));
+    this.ready("open");
+    const fd = await this.openRaw(checked, parsedFlags, parsedMode, NO_OPTIONS);
+    if (fd < 0) throw pathError(fd, "open", checked.shown);
+    return fd;
+  }
+
+  /** Waits for this context's operations on fd, then close(2): the number is never reused under them. */
+  async closeFd(fd: unknown): Promise<void> {
+    must(checkFd(fd) ?? true);
+    this.ready("close");
+    const result = await this.closeRaw(fd as number);
+    if (result < 0) throw systemError(result, "close");
+  }
+
+  async closeRaw(fd: number): Promise<number> {
+    await this.scheduler.drained(fd);
+    return this.scheduler.enqueueFile(OP_CLOSE, fd, 0, null, NO_OPTIONS);
+  }
+
+  /** statx(2) of a path or a descriptor, decoded as node:fs's Stats (BigIntStats with { bigint: true }). */
+  async stat(target: unknown, options?: unknown): Promise<FileStats | BigFileStats> {
+    const { bigint } = optionsObject(options);
+    const big = booleanOption("bigint", bigint);
+    const isFd = typeof target === "number";
+    const path = isFd ? undefined : must(toPath("path", target));
+    if (isFd) must(checkFd(target) ?? true);
+    this.ready("stat");
+    let stats: FileStats | BigFileStats | undefined;
+    const result = await this.statRaw(path ?? (target as number), NO_OPTIONS, (block) => (stats = decodeStats(block, big)));
+    if (result < 0) throw path ? pathError(result, "stat", path.shown) : systemError(result, "fstat");
+    return stats!;
+  }
+
+  /** statx of a path, or of fd with AT_EMPTY_PATH; `use` reads the struct statx before the block is freed. */
+  statRaw(target: FilePath | number, options: ParsedOptions, use: (block: Buffer) => void): Promise<number> {
+    if (typeof target !== "number") {
+      return this.#onBlock(OP_STATX, this.#block("stat", STATX_SIZE, target), STATX_MASK * TWO_POW_32, options, use);
+    }
+    const block = this.#block("fstat", STATX_SIZE, { bytes: Buffer.alloc(0), shown: "" });
+    const offset = AT_EMPTY_PATH + STATX_MASK * TWO_POW_32;
+    return (async () => {
+      try {
+        const result = await this.scheduler.enqueueFile(OP_STATX, target, offset, block, options);
+        if (result >= 0) use(block);
+        return result;
+      } finally {
+        dropNative(block);
+      }
+    })();
+  }
+
+  async truncate(fd: unknown, length: unknown = 0): Promise<void> {
+    must(checkFd(fd) ?? checkOffset(length) ?? true);
+    this.ready("ftruncate");
+    const result = await this.scheduler.enqueueFile(OP_FTRUNCATE, fd as number, Number(length), null, NO_OPTIONS);
+    if (result < 0) throw systemError(result, "ftruncate");
+  }
+
+  async allocate(fd: unknown, offset: unknown, length: unknown, options?: unknown): Promise<void> {
+    const { keepSize } = optionsObject(options);
+    const keep = booleanOption("keepSize", keepSize);
+    must(checkFd(fd) ?? checkOffset(offset) ?? checkLength(length) ?? true);
+    this.ready("fallocate");
+    const mode = keep ? FALLOC_FL_KEEP_SIZE : 0;
+    const result = await this.scheduler.enqueueFile(OP_FALLOCATE, fd as number, Number(offset), null, NO_OPTIONS, Number(length), mode);
+    if (result < 0) throw systemError(result, "fallocate");
+  }
+
+  async unlink(path: unknown): Promise<void> {
+    const checked = must(toPath("path", path));
+    this.ready("unlink");
+    const result = await this.#onBlock(OP_UNLINKAT, this.#block("unlink", 0, checked), 0, NO_OPTIONS);
+    if (result < 0) throw pathError(result, "unlink", checked.shown);
+  }
+
+  /** rmdir(2), for mkdir's tests and callers that need it beside unlink. */
+  async rmdirRaw(path: FilePath): Promise<number> {
+    return this.#onBlock(OP_UNLINKAT, this.#block("rmdir", 0, path), AT_REMOVEDIR, NO_OPTIONS);
+  }
+
+  async rename(from: unknown, to: unknown): Promise<void> {
+    const old = must(toPath("oldPath", from));
+    const renamed = must(toPath("newPath", to));
+    this.ready("rename");
+    const block = this.#block("rename", 0, old, renamed);
+    const result = await this.#onBlock(OP_RENAMEAT, block, old.bytes.length + 1, NO_OPTIONS);
+    if (result < 0) throw pathError(result, "rename", old.shown, renamed.shown);
+  }
+
+  async mkdir(path: unknown, options?: unknown): Promise<string | undefined> {
+    const checked = must(toPath("path", path));
+    const settings = typeof options === "number" || typeof options === "string" ? { mode: options } : optionsObject(options);
+    const { mode, recursive } = settings;
+    const parsedMode = must(parseMode(mode, 0o777));
+    const deep = booleanOption("recursive", recursive);
+    this.ready("mkdir");
+    if (!deep) {
+      const result = await this.#mkdirRaw(checked.bytes, parsedMode);
+      if (result < 0) throw pathError(result, "mkdir", checked.shown);
+      return undefined;
+    }
+    return this.#mkdirRecursive(checked, parsedMode);
+  }
+
+  #mkdirRaw(bytes: Buffer, mode: number): Promise<number> {
+    return this.#onBlock(OP_MKDIRAT, this.#block("mkdir", 0, { bytes, shown: "" }), mode, NO_OPTIONS);
+  }
+
+  /** mkdir -p as node:fs does it: the first directory created, or undefined if none was. */
+  async #mkdirRecursive(path: FilePath, mode: number): Promise<string | undefined> {
+    const target = trimSlashes(path.bytes);
+    /** Directories still to create, deepest first. */
+    const pending: Buffer[] = [];
+    let first: Buffer | undefined;
+    for (let at = target; ; at = parentOf(at)) {
+      const result = at.length === 0 ? EEXIST : await this.#mkdirRaw(at, mode);
+      if (result === 0) {
+        first = at;
+        break;
+      }
+      if (result === ENOENT) {
+        pending.push(at);
+        continue;
+      }
+      if (result !== EEXIST) throw pathError(result, "mkdir", path.shown);
+      if (at.length > 0 && !(await this.#isDirectory(at))) throw pathError(at === target ? EEXIST : ENOTDIR, "mkdir", path.shown);
+      break;
+    }
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const result = await this.#mkdirRaw(pending[i]!, mode);
+      if (result === 0) first ??= pending[i];
+      else if (result !== EEXIST) throw pathError(result, "mkdir", path.shown);
+    }
+    return first?.toString("utf8");
+  }
+
+  async #isDirectory(bytes: Buffer): Promise<boolean> {
+    let mode = 0;
+    const result = await this.statRaw({ bytes, shown: "" }, NO_OPTIONS, (block) => (mode = block.readUInt16LE(28)));
+    return result >= 0 && (mode & 0o170000) === 0o040000;
+  }
+}
+
+function checkLength(value: unknown): CodedError | undefined {
+  return checkOffset(value);
+}
+
+function trimSlashes(bytes: Buffer): Buffer {
+  let end = bytes.length;
+  while (end > 1 && bytes[end - 1] === 0x2f) end--;
+  return end === bytes.length ? bytes : bytes.subarray(0, end);
+}
+
+function parentOf(bytes: Buffer): Buffer {
+  const slash = bytes.lastIndexOf(0x2f);
+  return slash <= 0 ? Buffer.alloc(0) : bytes.subarray(0, slash);
+}
+
+export { parseOptions };
