@@ -4,7 +4,6 @@
  * it holds the process only while operations are in flight, so an idle one never
  * keeps a process alive.
  */
-import { acceptsFileOps } from "./file/capability.ts";
 import type { BigFileStats, FileStats } from "./file/stats.ts";
 import type { MkdirOptions, StatOptions } from "./file/ops.ts";
 import type { ReadFileOptions, WriteFileOptions } from "./file/whole.ts";
@@ -12,18 +11,10 @@ import { Context } from "./index.ts";
 
 let shared: Context | undefined;
 
-/**
- * The Context the top-level functions use: the default backend (as `new Context()`
- * picks it), or "js" when that backend's native library predates file operations.
- */
+/** The Context the top-level functions use, on the default backend (as `new Context()` picks it). */
 export function defaultContext(): Context {
   if (shared && !shared.closing) return shared;
-  let context = new Context();
-  if (!acceptsFileOps.get(context)?.()) {
-    void context.close();
-    context = new Context({ backend: "js" });
-  }
-  return (shared = context);
+  return (shared = new Context());
 }
 
 type PathLike = string | Buffer | URL;

@@ -32,7 +32,6 @@ import {
   type ParsedOptions,
 } from "./validate.ts";
 import { freshOwnView } from "./views.ts";
-import { acceptsFileOps } from "./file/capability.ts";
 import { FileOps, type AllocateOptions, type MkdirOptions, type StatOptions } from "./file/ops.ts";
 import type { BigFileStats, FileStats } from "./file/stats.ts";
 import { readFile, writeFile, type ReadFileOptions, type WriteFileOptions } from "./file/whole.ts";
@@ -131,7 +130,6 @@ export class Context {
       : openDefaultBackend(maxRequests, { threads });
     this.#scheduler = new Scheduler(this.#backend);
     this.#files = new FileOps(this.#scheduler, this.#backend);
-    acceptsFileOps.set(this, () => this.#backend.fileOps);
     dropped.register(this.#scheduler, this.#backend, this.#scheduler);
   }
 

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { chmodSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Context, type BackendName } from "../src/index.ts";
-import { fileBackends, isRoot, repoRoot, reportSkip, runBun, tempDir } from "./helpers.ts";
+import { backends, isRoot, repoRoot, reportSkip, runBun, tempDir } from "./helpers.ts";
 
 async function failure(promise: Promise<unknown>): Promise<Record<string, unknown>> {
   const error = (await promise.then(
@@ -15,7 +15,7 @@ async function failure(promise: Promise<unknown>): Promise<Record<string, unknow
   return shape;
 }
 
-describe.each(fileBackends.map((b) => [b.name, b] as const))("%s backend: file errors", (name, backend) => {
+describe.each(backends.map((b) => [b.name, b] as const))("%s backend: file errors", (name, backend) => {
   reportSkip(backend);
   const it = test.skipIf(!backend.available);
   const open = () => new Context({ backend: name as BackendName });

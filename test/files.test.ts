@@ -4,7 +4,7 @@ import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readFileSync
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Context, type BackendName } from "../src/index.ts";
-import { fileBackends, openDescriptors, recordBytes, repoRoot, reportSkip, runBun, tempDir } from "./helpers.ts";
+import { backends, openDescriptors, recordBytes, repoRoot, reportSkip, runBun, tempDir } from "./helpers.ts";
 
 const STAT_FIELDS = ["dev", "ino", "mode", "nlink", "uid", "gid", "rdev", "size", "blksize", "blocks", "atimeMs", "mtimeMs", "ctimeMs", "birthtimeMs"] as const;
 
@@ -19,7 +19,7 @@ function statShape(stats: Stats | import("node:fs").BigIntStats) {
   return shape;
 }
 
-describe.each(fileBackends.map((b) => [b.name, b] as const))("%s backend: files", (name, backend) => {
+describe.each(backends.map((b) => [b.name, b] as const))("%s backend: files", (name, backend) => {
   reportSkip(backend);
   const it = test.skipIf(!backend.available);
   const open = (maxRequests?: number) => new Context({ backend: name as BackendName, maxRequests });

@@ -143,22 +143,3 @@ export function openDescriptors(): string[] {
   return readdirSync("/proc/self/fd").sort((a, b) => Number(a) - Number(b));
 }
 
-/**
- * The matrix for file operations (open, stat, readFile, …): a backend that
- * initialises but whose native library predates the file opcodes (it answers ENOSYS)
- * is skipped with that reason.
- */
-async function probeFiles(backend: BackendCase): Promise<BackendCase> {
-  if (!backend.available) return backend;
-  const ctx = new Context({ backend: backend.name, maxRequests: 1 });
-  try {
-    await ctx.stat("/");
-    return backend;
-  } catch (error) {
-    return { name: backend.name, available: false, reason: `file operations: ${(error as Error).message}` };
-  } finally {
-    await ctx.close();
-  }
-}
-
-export const fileBackends: BackendCase[] = await Promise.all(backends.map(probeFiles));

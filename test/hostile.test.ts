@@ -1002,7 +1002,6 @@ describe("a throw inside the flush does not wedge the context", () => {
  */
 class FaultyBackend implements Backend {
   readonly name = "js" as const;
-  readonly fileOps = false;
   readonly stage: Uint32Array;
   readonly done: Int32Array;
   readonly views: (StagedBuffers | null)[];

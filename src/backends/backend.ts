@@ -76,11 +76,6 @@ export interface Backend {
   cancel(slots: Uint32Array, count: number): number;
   /** Submitting syscalls made so far. */
   submitCalls(): number;
-  /**
-   * Whether the backend accepts the file opcodes (OP_OPENAT … OP_MKDIRAT). A native
-   * library built before they existed refuses them; Context reports ENOSYS then.
-   */
-  readonly fileOps: boolean;
   /** Backend-specific bits fixed at open, for diagnostics (io_uring: accepted IORING_SETUP_* flags). */
   features(): number;
   /** Frees the kernel context; call only when nothing is in flight. */

@@ -59,7 +59,6 @@ function issue(opcode: number, fd: number, buffers: StagedBuffers, position: num
 
 export class JsBackend implements Backend {
   readonly name = "js";
-  readonly fileOps = true;
   readonly stage: Uint32Array;
   readonly done: Int32Array;
   readonly views: (StagedBuffers | null)[];

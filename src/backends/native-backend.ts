@@ -4,39 +4,13 @@
  */
 import { ptr, type Pointer } from "bun:ffi";
 import type { NativeContract } from "../native.ts";
-import { DONE_WORDS, OP_CLOSE, STAGE_FD, STAGE_OPCODE_PRIO, STAGE_WORDS, type Backend, type BackendName } from "./backend.ts";
+import { DONE_WORDS, STAGE_WORDS, type Backend, type BackendName } from "./backend.ts";
 import { WakeSocket } from "./wake.ts";
 
 /** Address of a typed array whose storage will not move (see Bun issue #32054: touch .buffer first). */
 export function stableAddress(view: ArrayBufferView): number {
   void view.buffer;
   return ptr(view as Uint8Array);
-}
-
-const EINVAL = -22;
-/** Per native contract: whether its library accepts the file opcodes (probed once, on first use). */
-const fileOpsProbed = new WeakMap<NativeContract, boolean>();
-
-/**
- * Whether `native` accepts the file opcodes: a library built before them refuses a
- * whole batch holding one with -EINVAL. Probed on a context of its own with close(-1)
- * (EBADF if it runs); closing that context waits for the op.
- */
-function probeFileOps(native: NativeContract): boolean {
-  const known = fileOpsProbed.get(native);
-  if (known !== undefined) return known;
-  const out = new BigUint64Array(1);
-  let accepted = false;
-  if (native.open(1, 0, stableAddress(out) as Pointer) >= 0) {
-    const handle = Number(out[0]) as Pointer;
-    const stage = new Uint32Array(STAGE_WORDS);
-    stage[STAGE_FD] = -1 >>> 0;
-    stage[STAGE_OPCODE_PRIO] = OP_CLOSE;
-    accepted = native.submit(handle, stableAddress(stage) as Pointer, 1) !== EINVAL;
-    native.close(handle);
-  }
-  fileOpsProbed.set(native, accepted);
-  return accepted;
 }
 
 export class NativeBackend implements Backend {
@@ -87,10 +61,6 @@ export class NativeBackend implements Backend {
     if (count === 0) return 0;
     if (count > slots.length) throw new RangeError("caio: cancel count exceeds its slot array (a bug in caio)");
     return this.native.cancel(this.#live(), this.#cancelAddressOf(slots) as Pointer, count);
-  }
-
-  get fileOps(): boolean {
-    return probeFileOps(this.native);
   }
 
   submitCalls(): number {

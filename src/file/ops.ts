@@ -18,7 +18,6 @@ const AT_EMPTY_PATH = 0x1000;
 const AT_REMOVEDIR = 0x200;
 const FALLOC_FL_KEEP_SIZE = 1;
 const TWO_POW_32 = 4294967296;
-const ENOSYS = -38;
 const EEXIST = -17;
 const ENOENT = -2;
 const ENOTDIR = -20;
@@ -64,16 +63,9 @@ export class FileOps {
     readonly backend: Backend,
   ) {}
 
-  /** Refuses new work on a closed context, and on a native library that predates file operations. */
-  ready(syscall: string): void {
+  /** Refuses new work on a closed context. */
+  ready(): void {
     if (this.scheduler.closing) throw contextClosed();
-    if (!this.backend.fileOps) {
-      throw systemError(
-        ENOSYS,
-        syscall,
-        `the ${this.backend.name} backend's native library does not implement file operations yet; use { backend: "js" }`,
-      );
-    }
   }
 
   /** A new block for `paths` after `prefix` bytes, or ENOMEM as an error. */
@@ -110,7 +102,7 @@ export class FileOps {
     const checked = must(toPath("path", path));
     const parsedFlags = must(parseFlags(flags, "r"));
     const parsedMode = must(parseMode(mode, 0o666));
-    this.ready("open");
+    this.ready();
     const fd = await this.openRaw(checked, parsedFlags, parsedMode, NO_OPTIONS);
     if (fd < 0) throw pathError(fd, "open", checked.shown);
     return fd;
@@ -119,7 +111,7 @@ export class FileOps {
   /** Waits for this context's operations on fd, then close(2): the number is never reused under them. */
   async closeFd(fd: unknown): Promise<void> {
     must(checkFd(fd) ?? true);
-    this.ready("close");
+    this.ready();
     const result = await this.closeRaw(fd as number);
     if (result < 0) throw systemError(result, "close");
   }
@@ -136,7 +128,7 @@ export class FileOps {
     const isFd = typeof target === "number";
     const path = isFd ? undefined : must(toPath("path", target));
     if (isFd) must(checkFd(target) ?? true);
-    this.ready("stat");
+    this.ready();
     let stats: FileStats | BigFileStats | undefined;
     const result = await this.statRaw(path ?? (target as number), NO_OPTIONS, (block) => (stats = decodeStats(block, big)));
     if (result < 0) throw path ? pathError(result, "stat", path.shown) : systemError(result, "fstat");
@@ -163,7 +155,7 @@ export class FileOps {
 
   async truncate(fd: unknown, length: unknown = 0): Promise<void> {
     must(checkFd(fd) ?? checkOffset(length) ?? true);
-    this.ready("ftruncate");
+    this.ready();
     const result = await this.scheduler.enqueueFile(OP_FTRUNCATE, fd as number, Number(length), null, NO_OPTIONS);
     if (result < 0) throw systemError(result, "ftruncate");
   }
@@ -172,7 +164,7 @@ export class FileOps {
     const { keepSize } = optionsObject(options);
     const keep = booleanOption("keepSize", keepSize);
     must(checkFd(fd) ?? checkOffset(offset) ?? checkLength(length) ?? true);
-    this.ready("fallocate");
+    this.ready();
     const mode = keep ? FALLOC_FL_KEEP_SIZE : 0;
     const result = await this.scheduler.enqueueFile(OP_FALLOCATE, fd as number, Number(offset), null, NO_OPTIONS, Number(length), mode);
     if (result < 0) throw systemError(result, "fallocate");
@@ -180,7 +172,7 @@ export class FileOps {
 
   async unlink(path: unknown): Promise<void> {
     const checked = must(toPath("path", path));
-    this.ready("unlink");
+    this.ready();
     const result = await this.#onBlock(OP_UNLINKAT, this.#block("unlink", 0, checked), 0, NO_OPTIONS);
     if (result < 0) throw pathError(result, "unlink", checked.shown);
   }
@@ -193,7 +185,7 @@ export class FileOps {
   async rename(from: unknown, to: unknown): Promise<void> {
     const old = must(toPath("oldPath", from));
     const renamed = must(toPath("newPath", to));
-    this.ready("rename");
+    this.ready();
     const block = this.#block("rename", 0, old, renamed);
     const result = await this.#onBlock(OP_RENAMEAT, block, old.bytes.length + 1, NO_OPTIONS);
     if (result < 0) throw pathError(result, "rename", old.shown, renamed.shown);
@@ -205,7 +197,7 @@ export class FileOps {
     const { mode, recursive } = settings;
     const parsedMode = must(parseMode(mode, 0o777));
     const deep = booleanOption("recursive", recursive);
-    this.ready("mkdir");
+    this.ready();
     if (!deep) {
       const result = await this.#mkdirRaw(checked.bytes, parsedMode);
       if (result < 0) throw pathError(result, "mkdir", checked.shown);

@@ -78,7 +78,7 @@ export async function readFile(files: FileOps, path: unknown, options?: unknown)
   const encoding = checkEncoding(rawEncoding);
   const flags = must(parseFlags(flag, "r", "flag"));
   const parsed = signalOnly(signal);
-  files.ready("open");
+  files.ready();
   // The size is only a hint (the file is read to EOF anyway), so its stat goes out with the open.
   let size = -1;
   const sizing = files
@@ -162,7 +162,7 @@ export async function writeFile(files: FileOps, path: unknown, data: unknown, op
   const parsedMode = must(parseMode(mode, 0o666));
   if (sync !== undefined && typeof sync !== "boolean") throw invalidArgType("options.sync", "of type boolean", sync);
   const parsed = signalOnly(signal);
-  files.ready("open");
+  files.ready();
   const fd = await files.openRaw(checked, flags, parsedMode, parsed);
   if (fd < 0) throw pathError(fd, "open", checked.shown);
   try {
