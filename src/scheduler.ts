@@ -9,25 +9,25 @@
  * Ownership rule: an operation sits in its slot, holding the memory the kernel uses,
  * from submission until its completion is reaped, whatever happens to its promise.
  * What an operation is (its memory, its record, how its result is decoded, what an
- * abandoned one leaves to undo) is its kind's business: scheduler/kinds.ts.
+ * abandoned one leaves to undo) is its kind's business: scheduler/kinds.ts; staging
+ * and the one submitting call are scheduler/submit.ts's.
  *
  * A throw while one operation is staged, submitted or settled rejects that operation
  * (ERR_CAIO_INTERNAL, the thrown value as cause) and releases what it held; the rest
  * of the batch goes on, and the context never wedges.
  */
 import { ptr } from "bun:ffi";
-import { DONE_WORDS, OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV, STAGE_WORDS, type Backend } from "./backends/backend.ts";
-import { AbortError, internalFailure, invalidArgType, invalidState } from "./errors.ts";
+import { DONE_WORDS, OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV, type Backend } from "./backends/backend.ts";
+import { AbortError, internalFailure, invalidArgType } from "./errors.ts";
 import { AbortWatch, Cancels } from "./scheduler/aborts.ts";
 import { Descriptors } from "./scheduler/descriptors.ts";
 import { kindOf, RETRY } from "./scheduler/kinds.ts";
-import { ENOMEM, releaseMemory } from "./scheduler/memory.ts";
+import { releaseMemory } from "./scheduler/memory.ts";
 import { ABANDONED, IN_FLIGHT, Operation, QUEUED, SETTLED } from "./scheduler/operation.ts";
 import { OpQueue, SlotTable } from "./scheduler/slots.ts";
+import { Submitter } from "./scheduler/submit.ts";
 import type { ParsedOptions } from "./validate.ts";
 import type { OwnView } from "./views.ts";
-
-const EAGAIN = -11;
 
 export interface Stats {
   /** Operations handed to the kernel (or the pool) so far. */
@@ -60,13 +60,11 @@ const working = new Set<Scheduler>();
 export class Scheduler {
   readonly #backend: Backend;
   readonly #slots: SlotTable;
-  readonly #batch: Operation[] = [];
   readonly #queue = new OpQueue();
   #queued = 0;
   #inFlight = 0;
   #submitted = 0;
   #completed = 0;
-  #bounced = 0;
   #flushScheduled = false;
   /** The backend keeps the process alive: something is in flight. */
   #held = false;
@@ -77,7 +75,7 @@ export class Scheduler {
   #closeDone: Promise<void> | undefined;
   #resolveClose: (() => void) | undefined;
   /** Non-null address for zero-length operations, which the kernel never dereferences. */
-  readonly #emptyAddress: number;
+  readonly #submitter: Submitter;
   readonly #emptyBuffer = Buffer.alloc(8);
   readonly #aborts = new AbortWatch((op, error) => this.#abort(op, error));
   readonly #cancels: Cancels;
@@ -93,7 +91,14 @@ export class Scheduler {
     this.#slots = new SlotTable(backend.capacity, backend.views);
     this.#cancels = new Cancels(backend.capacity);
     void this.#emptyBuffer.buffer;
-    this.#emptyAddress = ptr(this.#emptyBuffer);
+    this.#submitter = new Submitter({
+      backend,
+      slots: this.#slots,
+      queue: this.#queue,
+      emptyAddress: ptr(this.#emptyBuffer),
+      inFlight: () => this.#inFlight,
+      settleQueued: (op, outcome) => this.#settleQueued(op, outcome),
+    });
     // Weak: an idle scheduler nobody references may be collected (see `working` for a busy one).
     const self = new WeakRef(this);
     backend.onReady = () => self.deref()?.pumpReady();
@@ -110,7 +115,7 @@ export class Scheduler {
       inFlight: this.#inFlight,
       queued: this.#queued,
       submitCalls: this.#closed ? this.#finalSubmitCalls : this.#backend.submitCalls(),
-      bounced: this.#bounced,
+      bounced: this.#submitter.bounced,
     };
   }
 
@@ -251,38 +256,12 @@ export class Scheduler {
     }
   }
 
+  /** Hands the queued ops that fit to the backend (scheduler/submit.ts) and books what went in flight. */
   #submitQueued(): void {
-    const batch = this.#batch;
-    try {
-      while (this.#slots.free > 0) {
-        const op = this.#queue.next();
-        if (!op) break;
-        if (this.#stage(op, batch.length)) batch.push(op);
-      }
-      if (batch.length > 0) this.#submitBatch(batch);
-    } finally {
-      batch.length = 0;
-      this.#queue.compact();
-    }
-  }
-
-  /** Writes op into staging position `index` and gives it a slot; false if it was settled instead. */
-  #stage(op: Operation, index: number): boolean {
-    try {
-      const kind = kindOf(op);
-      const claimed = kind.claim(op);
-      if (claimed !== true) {
-        this.#settleQueued(op, claimed === ENOMEM ? ENOMEM : invalidState("The buffer was detached before the operation was submitted"));
-        return false;
-      }
-      this.#slots.take(op);
-      kind.encode(op, this.#backend.stage, index, this.#backend.views ? -1 : this.#emptyAddress);
-      return true;
-    } catch (error) {
-      if (op.slot >= 0) this.#slots.release(op);
-      this.#settleQueued(op, internalFailure("staged", error));
-      return false;
-    }
+    const consumed = this.#submitter.submitQueued();
+    this.#inFlight += consumed;
+    this.#submitted += consumed;
+    this.#queued -= consumed;
   }
 
   /** A queued op settles without being submitted: with a result (-errno) or a rejection. */
@@ -291,70 +270,6 @@ export class Scheduler {
     this.#finish(op, SETTLED);
     if (typeof outcome === "number") op.resolve(outcome);
     else op.reject(outcome);
-  }
-
-  #submitBatch(batch: Operation[]): void {
-    let result: number;
-    try {
-      result = this.#backend.submit(batch.length);
-    } catch {
-      // A backend that throws has consumed nothing: find the op that makes it throw by submitting one at a time.
-      this.#submitOneByOne(batch);
-      return;
-    }
-    this.#afterSubmit(batch, 0, batch.length, result);
-  }
-
-  /**
-   * Books the result of submitting batch[from, to): the consumed prefix is in flight,
-   * a hard error settles the first op, the rest go back to the front of the queue.
-   */
-  #afterSubmit(batch: Operation[], from: number, to: number, result: number): void {
-    let consumed = result < 0 ? 0 : result;
-    for (let i = from; i < from + consumed; i++) {
-      batch[i]!.state = IN_FLIGHT;
-      if (batch[i]!.block) this.#bounced++;
-    }
-    this.#inFlight += consumed;
-    this.#submitted += consumed;
-    this.#queued -= consumed;
-    if (result < 0 && (result !== EAGAIN || this.#inFlight === 0)) {
-      // Nothing in flight will free resources, so the first op takes the error rather than waiting forever.
-      const first = batch[from]!;
-      this.#slots.release(first);
-      this.#settleQueued(first, result);
-      consumed = 1;
-    }
-    // Whatever was not consumed goes back to the front of the queue, in order; it is staged afresh later.
-    for (let i = to - 1; i >= from + consumed; i--) {
-      this.#slots.release(batch[i]!);
-      releaseMemory(batch[i]!);
-      this.#queue.putBack(batch[i]!);
-    }
-  }
-
-  /** Submits each staged op of `batch` on its own; an op whose submission throws is rejected alone. */
-  #submitOneByOne(batch: Operation[]): void {
-    const stage = this.#backend.stage;
-    for (let i = 0; i < batch.length; i++) {
-      const op = batch[i]!;
-      if (i > 0) stage.copyWithin(0, i * STAGE_WORDS, (i + 1) * STAGE_WORDS);
-      let result: number;
-      try {
-        result = this.#backend.submit(1);
-      } catch (error) {
-        this.#slots.release(op);
-        this.#settleQueued(op, internalFailure("submitted", error));
-        continue;
-      }
-      if (result === 1) {
-        this.#afterSubmit(batch, i, i + 1, result);
-        continue;
-      }
-      // Not taken: this op and everything after it wait for the next pump, in order.
-      this.#afterSubmit(batch, i, batch.length, result);
-      return;
-    }
   }
 
   /** Reaps every ready completion, commits them all, then settles their promises. */
