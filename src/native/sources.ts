@@ -17,7 +17,9 @@ import memoryC from "../../c/memory.c" with { type: "text" };
 import memoryH from "../../c/memory.h" with { type: "text" };
 import owner from "../../c/owner.h" with { type: "text" };
 import pool from "../../c/pool.c" with { type: "text" };
+import ring from "../../c/ring.h" with { type: "text" };
 import uring from "../../c/uring.c" with { type: "text" };
+import uringSqe from "../../c/uring_sqe.h" with { type: "text" };
 import wake from "../../c/wake.h" with { type: "text" };
 import workers from "../../c/workers.h" with { type: "text" };
 
@@ -36,7 +38,9 @@ export const SOURCES: Readonly<Record<string, string>> = {
   "memory.h": memoryH,
   "owner.h": owner,
   "pool.c": pool,
+  "ring.h": ring,
   "uring.c": uring,
+  "uring_sqe.h": uringSqe,
   "wake.h": wake,
   "workers.h": workers,
 };
