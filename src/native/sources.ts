@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import aio from "../../c/aio.c" with { type: "text" };
 import common from "../../c/common.h" with { type: "text" };
+import fileops from "../../c/fileops.h" with { type: "text" };
 import fsclass from "../../c/fsclass.h" with { type: "text" };
 import memoryC from "../../c/memory.c" with { type: "text" };
 import memoryH from "../../c/memory.h" with { type: "text" };
@@ -33,6 +34,7 @@ export const SOURCE_DIR = join(import.meta.dir, "..", "..", "c");
 export const SOURCES: Readonly<Record<string, string>> = {
   "aio.c": aio,
   "common.h": common,
+  "fileops.h": fileops,
   "fsclass.h": fsclass,
   "memory.c": memoryC,
   "memory.h": memoryH,
