@@ -45,12 +45,10 @@ static void fail(const char *what, int ret)
 /* Submits ops[0..n) straight onto the ring, with or without IOSQE_ASYNC. */
 static void submit_raw(struct uring_backend *b, const struct caio_op *ops, uint32_t n, bool async)
 {
-	unsigned tail = *b->sq.tail;
-
 	for (uint32_t i = 0; i < n; i++)
-		prep_sqe(&b->sq.sqes[(tail + i) & b->sq.mask], &ops[i], async);
-	if (enter_batch(b, n) != (int)n)
-		fail("enter_batch", -1);
+		prep_sqe(ring_sqe(&b->ring, i), &ops[i], async);
+	if (ring_submit(&b->ring, n, &b->submit_calls) != (int)n)
+		fail("ring_submit", -1);
 	b->in_flight += n;
 }
 
@@ -74,7 +72,7 @@ static void wait_all(struct uring_backend *b, uint32_t n, struct caio_done *out)
 			fail("reap", r);
 		got += (uint32_t)r;
 		if (got < n && b->in_flight > 0)
-			sys_io_uring_enter(b->ring_fd, 0, 1, IORING_ENTER_GETEVENTS);
+			ring_enter(&b->ring, 0, 1, IORING_ENTER_GETEVENTS);
 		else if (got < n)
 			wait_wake(b);
 	}

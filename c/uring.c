@@ -5,9 +5,8 @@
  * fires for completions from io-wq and so misses some) is relayed to the wake
  * socket (wake.h) when completions arrive after the submitting call returned.
  *
- * Ring protocol (no SQPOLL): we own the SQ tail and the CQ head, the kernel owns
- * the SQ head and the CQ tail. The kernel only reads the SQ during io_uring_enter,
- * so SQEs it did not consume can be taken back by moving our tail.
+ * The ring itself (setup, mappings, io_uring_enter, memory ordering) is ring.h's,
+ * the SQE of each op uring_sqe.h's; this file routes, submits, reaps and cancels.
  *
  * Ops on a file served over a network or by a FUSE daemon (fsclass.h) go to a
  * small thread pool (workers.h) instead of the ring: io_uring_enter would run them
@@ -28,61 +27,18 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <linux/io_uring.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common.h"
 #include "fsclass.h"
 #include "owner.h"
+#include "ring.h"
+#include "uring_sqe.h"
 #include "wake.h"
 #include "workers.h"
-
-#ifdef __TINYC__
-/*
- * Bun's TinyCC (bun:ffi cc) has no __atomic builtins. It does not reorder memory
- * accesses, and on x86-64 aligned loads are acquires and stores are releases, so a
- * volatile access orders the rings as the builtins would. Elsewhere real barriers
- * are needed, which TinyCC cannot emit; src/native/tinycc.ts leaves this file out.
- */
-#ifndef __x86_64__
-#error "uring.c under TinyCC needs x86-64"
-#endif
-#define __ATOMIC_RELAXED 0
-#define __ATOMIC_ACQUIRE 2
-#define __ATOMIC_RELEASE 3
-#define __ATOMIC_SEQ_CST 5
-#define __atomic_load_n(p, order) (*(volatile __typeof__(*(p)) *)(p))
-#define __atomic_store_n(p, v, order) ((void)(*(volatile __typeof__(*(p)) *)(p) = (v)))
-/* A store followed by a load is the one reordering x86-64 does; only mfence (or a locked op) forbids it. */
-#define __atomic_thread_fence(order) __asm__ __volatile__("mfence" ::: "memory")
-#endif
-
-/* Flags newer than some distributions' kernel headers; the values are ABI. */
-#ifndef IORING_SETUP_SUBMIT_ALL
-#define IORING_SETUP_SUBMIT_ALL (1U << 7)
-#endif
-#ifndef IORING_SETUP_COOP_TASKRUN
-#define IORING_SETUP_COOP_TASKRUN (1U << 8)
-#endif
-#ifndef IORING_SETUP_TASKRUN_FLAG
-#define IORING_SETUP_TASKRUN_FLAG (1U << 9)
-#endif
-#ifndef IORING_SETUP_SINGLE_ISSUER
-#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
-#endif
-#ifndef IORING_SETUP_DEFER_TASKRUN
-#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
-#endif
-#ifndef IORING_SQ_TASKRUN
-#define IORING_SQ_TASKRUN (1U << 2)
-#endif
-/* IORING_OP_FTRUNCATE (6.9) is newer than some distributions' headers; the value is ABI. */
-#define URING_OP_FTRUNCATE 55
 
 /*
  * caio_uring_open's option bit (no IORING_SETUP_* flag comes near it): run every file
@@ -91,63 +47,8 @@
  */
 #define CAIO_URING_NO_FILE_OPS (1U << 31)
 
-/* user_data of internal requests (cancellations); slot indexes are < 2^16. */
-#define CANCEL_TAG (1ULL << 32)
 /* A batch larger than this is submitted in several io_uring_enter calls. */
 #define MAX_SQ_ENTRIES 4096U
-/* IORING_MAX_CQ_ENTRIES */
-#define MAX_CQ_ENTRIES 65536U
-
-/*
- * Setup flags in the order they are given up when the kernel answers EINVAL:
- * newest first. TASKRUN_FLAG goes with COOP_TASKRUN (it is invalid alone).
- */
-static const uint32_t optional_flags[] = {
-	IORING_SETUP_DEFER_TASKRUN,                            /* 6.1 */
-	IORING_SETUP_SINGLE_ISSUER,                            /* 6.0 */
-	IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, /* 5.19 */
-	IORING_SETUP_SUBMIT_ALL,                               /* 5.18 */
-};
-
-static const uint8_t required_ops[] = {
-	IORING_OP_READ,  IORING_OP_WRITE, IORING_OP_READV,
-	IORING_OP_WRITEV, IORING_OP_FSYNC, IORING_OP_ASYNC_CANCEL,
-};
-
-/* The ring's opcode for each caio opcode; the file operations' are optional (kernel version beside each). */
-static const uint8_t ring_opcodes[CAIO_OP_MAX + 1] = {
-	[CAIO_OP_READ] = IORING_OP_READ,
-	[CAIO_OP_WRITE] = IORING_OP_WRITE,
-	[CAIO_OP_FSYNC] = IORING_OP_FSYNC,
-	[CAIO_OP_FDSYNC] = IORING_OP_FSYNC,
-	[CAIO_OP_READV] = IORING_OP_READV,
-	[CAIO_OP_WRITEV] = IORING_OP_WRITEV,
-	[CAIO_OP_OPENAT] = IORING_OP_OPENAT,       /* 5.6 */
-	[CAIO_OP_CLOSE] = IORING_OP_CLOSE,         /* 5.6 */
-	[CAIO_OP_STATX] = IORING_OP_STATX,         /* 5.6 */
-	[CAIO_OP_FTRUNCATE] = URING_OP_FTRUNCATE,  /* 6.9 */
-	[CAIO_OP_FALLOCATE] = IORING_OP_FALLOCATE, /* 5.6 */
-	[CAIO_OP_UNLINKAT] = IORING_OP_UNLINKAT,   /* 5.11 */
-	[CAIO_OP_RENAMEAT] = IORING_OP_RENAMEAT,   /* 5.11 */
-	[CAIO_OP_MKDIRAT] = IORING_OP_MKDIRAT,     /* 5.15 */
-};
-
-struct sq_ring {
-	unsigned *head;
-	unsigned *tail;
-	unsigned *flags;
-	unsigned mask;
-	unsigned entries;
-	struct io_uring_sqe *sqes;
-};
-
-struct cq_ring {
-	unsigned *head;
-	unsigned *tail;
-	unsigned *flags; /* NULL before 5.8: no IORING_CQ_EVENTFD_DISABLED */
-	unsigned mask;
-	struct io_uring_cqe *cqes;
-};
 
 /* Where a slot's op went, by slot; only read for cancels. */
 enum via {
@@ -158,7 +59,7 @@ enum via {
 };
 
 struct uring_backend {
-	int ring_fd;
+	struct ring ring;
 	struct owner_link owner; /* closed by its thread's exit if JavaScript never closes it (owner.h) */
 	struct wake wake;
 	struct workers pool; /* started by the first op on a remote file system */
@@ -173,101 +74,31 @@ struct uring_backend {
 	struct mount_cache mounts;
 	struct fd_memo memo;
 	uint32_t capacity;
-	uint32_t setup_flags;
 	uint32_t in_flight; /* submitted ops whose CQE was not reaped yet (cancels excluded) */
 	uint32_t cancels_in_flight; /* cancellations the kernel took whose CQE was not drained yet */
-	uint32_t cq_entries; /* what the kernel gave, which may be less than asked for */
 	uint64_t submit_calls;
-	struct sq_ring sq;
-	struct cq_ring cq;
-	void *sq_map;
-	size_t sq_map_len;
-	void *cq_map; /* == sq_map with IORING_FEAT_SINGLE_MMAP */
-	size_t cq_map_len;
-	size_t sqes_len;
 };
 
-static int sys_io_uring_setup(unsigned entries, struct io_uring_params *p)
+/* Creates the ring for b->capacity ops in flight, leaving the IORING_SETUP_* flags of `avoid` untried. */
+static int setup_ring(struct uring_backend *b, uint32_t avoid, struct io_uring_params *p)
 {
-	int ret = (int)syscall(__NR_io_uring_setup, entries, p);
-	return ret < 0 ? -errno : ret;
-}
-
-static int sys_io_uring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags)
-{
-	int ret = (int)syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, NULL, 0);
-	return ret < 0 ? -errno : ret;
-}
-
-static int sys_io_uring_register(int fd, unsigned opcode, void *arg, unsigned nr_args)
-{
-	int ret = (int)syscall(__NR_io_uring_register, fd, opcode, arg, nr_args);
-	return ret < 0 ? -errno : ret;
-}
-
-static unsigned load_acquire(const unsigned *p)
-{
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
-}
-
-static void store_release(unsigned *p, unsigned v)
-{
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
-}
-
-/* Tries the optional flags minus `avoid`, dropping the newest on EINVAL; returns the ring fd. */
-static int setup_ring(uint32_t capacity, uint32_t avoid, struct io_uring_params *p)
-{
-	uint32_t wanted = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+	uint32_t capacity = b->capacity;
 	unsigned sq_entries = capacity < MAX_SQ_ENTRIES ? capacity : MAX_SQ_ENTRIES;
-	size_t i;
-	int fd;
+	/* Room for every op in flight plus one cancellation each, up to 32768 ops; cq_room() budgets the rest. */
+	unsigned cq_entries = 2 * capacity < MAX_CQ_ENTRIES ? 2 * capacity : MAX_CQ_ENTRIES;
 
-	for (i = 0; i < sizeof(optional_flags) / sizeof(optional_flags[0]); i++)
-		wanted |= optional_flags[i];
-	wanted &= ~avoid;
-	for (i = 0;; i++) {
-		memset(p, 0, sizeof(*p));
-		p->flags = wanted;
-		/* Room for every op in flight plus one cancellation each, up to 32768 ops; cq_room() budgets the rest. */
-		p->cq_entries = 2 * capacity < MAX_CQ_ENTRIES ? 2 * capacity : MAX_CQ_ENTRIES;
-		fd = sys_io_uring_setup(sq_entries, p);
-		if (fd != -EINVAL || i == sizeof(optional_flags) / sizeof(optional_flags[0]))
-			return fd;
-		wanted &= ~optional_flags[i];
-	}
+	return ring_setup(&b->ring, sq_entries, cq_entries, avoid, p);
 }
 
-static bool probe_has(const struct io_uring_probe *probe, uint8_t op)
-{
-	return op <= probe->last_op && (probe->ops[op].flags & IO_URING_OP_SUPPORTED);
-}
-
-/*
- * -ENOSYS unless the kernel has every opcode caio requires (IORING_OP_READ/WRITE are
- * 5.6); sets b->ring_ops to the caio opcodes whose ring opcode it has.
- */
+/* -ENOSYS unless the kernel has every opcode caio requires; sets b->ring_ops (uring_sqe.h). */
 static int check_opcodes(struct uring_backend *b)
 {
-	size_t len = sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
-	struct io_uring_probe *probe = calloc(1, len);
-	int ret;
+	struct io_uring_probe *probe = NULL;
+	int ret = ring_probe(&b->ring, &probe);
 
-	if (!probe)
-		return -ENOMEM;
-	ret = sys_io_uring_register(b->ring_fd, IORING_REGISTER_PROBE, probe, 256);
-	if (ret == 0) {
-		for (size_t i = 0; i < sizeof(required_ops); i++) {
-			if (!probe_has(probe, required_ops[i]))
-				ret = -ENOSYS;
-		}
-		for (uint32_t code = 0; code <= CAIO_OP_MAX; code++) {
-			if (probe_has(probe, ring_opcodes[code]))
-				b->ring_ops |= 1U << code;
-		}
-	} else if (ret == -EINVAL) {
-		ret = -ENOSYS; /* no IORING_REGISTER_PROBE: older than 5.6 */
-	}
+	if (ret != 0)
+		return ret;
+	ret = sqe_opcodes(probe, &b->ring_ops);
 	free(probe);
 	return ret;
 }
@@ -281,62 +112,21 @@ static void drop_file_ops(struct uring_backend *b)
 	}
 }
 
-static void *map_ring(int fd, size_t len, off_t offset)
+/* Sets up the ring, learns its opcodes and maps it; 0 or -errno (free_backend undoes what was done). */
+static int open_ring(struct uring_backend *b, uint32_t option)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, offset);
-	return p == MAP_FAILED ? NULL : p;
-}
+	struct io_uring_params p;
+	int ret = setup_ring(b, option, &p);
 
-static int map_rings(struct uring_backend *b, const struct io_uring_params *p)
-{
-	char *sq, *cq;
-
-	b->sq_map_len = p->sq_off.array + p->sq_entries * sizeof(unsigned);
-	b->cq_map_len = p->cq_off.cqes + p->cq_entries * sizeof(struct io_uring_cqe);
-	if (p->features & IORING_FEAT_SINGLE_MMAP) {
-		if (b->cq_map_len > b->sq_map_len)
-			b->sq_map_len = b->cq_map_len;
-		b->cq_map_len = 0;
-	}
-	b->sq_map = map_ring(b->ring_fd, b->sq_map_len, IORING_OFF_SQ_RING);
-	if (!b->sq_map)
-		return -errno;
-	b->cq_map = b->cq_map_len ? map_ring(b->ring_fd, b->cq_map_len, IORING_OFF_CQ_RING) : b->sq_map;
-	if (!b->cq_map)
-		return -errno;
-	b->sqes_len = p->sq_entries * sizeof(struct io_uring_sqe);
-	b->sq.sqes = map_ring(b->ring_fd, b->sqes_len, IORING_OFF_SQES);
-	if (!b->sq.sqes)
-		return -errno;
-
-	sq = b->sq_map;
-	b->sq.head = (unsigned *)(sq + p->sq_off.head);
-	b->sq.tail = (unsigned *)(sq + p->sq_off.tail);
-	b->sq.flags = (unsigned *)(sq + p->sq_off.flags);
-	b->sq.mask = *(unsigned *)(sq + p->sq_off.ring_mask);
-	b->sq.entries = p->sq_entries;
-	/* SQE i always sits at array index i, so the array is written once, here. */
-	for (unsigned i = 0; i < p->sq_entries; i++)
-		((unsigned *)(sq + p->sq_off.array))[i] = i;
-
-	cq = b->cq_map;
-	b->cq.head = (unsigned *)(cq + p->cq_off.head);
-	b->cq.tail = (unsigned *)(cq + p->cq_off.tail);
-	b->cq.flags = p->cq_off.flags ? (unsigned *)(cq + p->cq_off.flags) : NULL;
-	b->cq.mask = *(unsigned *)(cq + p->cq_off.ring_mask);
-	b->cq.cqes = (struct io_uring_cqe *)(cq + p->cq_off.cqes);
-	b->cq_entries = p->cq_entries;
-	return 0;
-}
-
-static void unmap_rings(struct uring_backend *b)
-{
-	if (b->sq.sqes)
-		munmap(b->sq.sqes, b->sqes_len);
-	if (b->cq_map && b->cq_map != b->sq_map)
-		munmap(b->cq_map, b->cq_map_len);
-	if (b->sq_map)
-		munmap(b->sq_map, b->sq_map_len);
+	if (ret < 0)
+		return ret;
+	/* Without NODROP (5.5) an overflowing CQ loses completions; refuse such kernels. */
+	ret = (p.features & IORING_FEAT_NODROP) ? check_opcodes(b) : -ENOSYS;
+	if (ret < 0)
+		return ret;
+	if (option & CAIO_URING_NO_FILE_OPS)
+		drop_file_ops(b);
+	return ring_map(&b->ring, &p);
 }
 
 static int open_wake(struct uring_backend *b)
@@ -345,17 +135,28 @@ static int open_wake(struct uring_backend *b)
 
 	if (ret < 0)
 		return ret;
-	return sys_io_uring_register(b->ring_fd, IORING_REGISTER_EVENTFD, &b->wake.event_fd, 1);
+	return ring_register(&b->ring, IORING_REGISTER_EVENTFD, &b->wake.event_fd, 1);
+}
+
+/* The tables kept by slot; -ENOMEM when one cannot be had. */
+static int alloc_slots(struct uring_backend *b, uint32_t capacity)
+{
+	b->via = calloc(capacity, 1);
+	b->early_res = calloc(capacity, sizeof(*b->early_res));
+	b->held = calloc(capacity, sizeof(*b->held));
+	b->staged = calloc(capacity, sizeof(*b->staged));
+	b->refused = calloc(capacity, sizeof(*b->refused));
+	if (!b->via || !b->early_res || !b->held || !b->staged || !b->refused)
+		return -ENOMEM;
+	return 0;
 }
 
 static void free_backend(struct uring_backend *b)
 {
 	/* The workers finish what they hold before the socket they write goes. */
 	workers_stop(&b->pool);
-	unmap_rings(b);
 	/* The ring first: once it is gone nothing signals the eventfd the relay reads. */
-	if (b->ring_fd >= 0)
-		close(b->ring_fd);
+	ring_close(&b->ring);
 	wake_close(&b->wake);
 	workers_free(&b->pool);
 	free(b->via);
@@ -376,7 +177,6 @@ static void free_backend(struct uring_backend *b)
  */
 CAIO_EXPORT int caio_uring_open(uint32_t capacity, uint32_t option, void **out)
 {
-	struct io_uring_params p;
 	struct uring_backend *b;
 	int ret;
 
@@ -388,29 +188,11 @@ CAIO_EXPORT int caio_uring_open(uint32_t capacity, uint32_t option, void **out)
 	b->capacity = capacity;
 	wake_init(&b->wake);
 	workers_init(&b->pool, &b->wake, capacity, default_threads(capacity), "caio-uring-pool");
-	b->ring_fd = -1;
-	b->via = calloc(capacity, 1);
-	b->early_res = calloc(capacity, sizeof(*b->early_res));
-	b->held = calloc(capacity, sizeof(*b->held));
-	b->staged = calloc(capacity, sizeof(*b->staged));
-	b->refused = calloc(capacity, sizeof(*b->refused));
-	if (!b->via || !b->early_res || !b->held || !b->staged || !b->refused) {
-		ret = -ENOMEM;
-		goto err;
-	}
-	b->ring_fd = setup_ring(capacity, option, &p);
-	if (b->ring_fd < 0) {
-		ret = b->ring_fd;
-		goto err;
-	}
-	b->setup_flags = p.flags;
-	/* Without NODROP (5.5) an overflowing CQ loses completions; refuse such kernels. */
-	ret = (p.features & IORING_FEAT_NODROP) ? check_opcodes(b) : -ENOSYS;
+	ring_init(&b->ring);
+	ret = alloc_slots(b, capacity);
 	if (ret < 0)
 		goto err;
-	if (option & CAIO_URING_NO_FILE_OPS)
-		drop_file_ops(b);
-	ret = map_rings(b, &p);
+	ret = open_ring(b, option);
 	if (ret < 0)
 		goto err;
 	ret = open_wake(b);
@@ -508,72 +290,6 @@ static enum route route_of(struct uring_backend *b, const struct caio_op *op)
 	return flags >= 0 && !(flags & O_DIRECT) ? ROUTE_RING_ASYNC : ROUTE_RING;
 }
 
-/* The SQE fields of a file op (io_uring_enter(2)); the rest stay 0, as the kernel requires. */
-static void prep_file_sqe(struct io_uring_sqe *sqe, const struct caio_op *op)
-{
-	uint32_t lo = (uint32_t)op->offset, hi = (uint32_t)(op->offset >> 32);
-
-	switch (op->opcode) {
-	case CAIO_OP_OPENAT:
-		sqe->addr = op->buf;
-		sqe->len = hi; /* mode */
-		sqe->open_flags = lo | O_CLOEXEC;
-		break;
-	case CAIO_OP_STATX:
-		sqe->addr = op->buf + FILEOP_STATX_BYTES; /* the path */
-		sqe->addr2 = op->buf;                     /* the struct statx */
-		sqe->len = hi;                            /* mask */
-		sqe->statx_flags = lo;
-		break;
-	case CAIO_OP_FTRUNCATE:
-		sqe->off = op->offset;
-		break;
-	case CAIO_OP_FALLOCATE:
-		sqe->off = op->offset;
-		sqe->addr = op->buf; /* length */
-		sqe->len = op->len;  /* mode */
-		break;
-	case CAIO_OP_UNLINKAT:
-		sqe->addr = op->buf;
-		sqe->unlink_flags = lo;
-		break;
-	case CAIO_OP_RENAMEAT:
-		sqe->addr = op->buf;
-		sqe->addr2 = op->buf + lo;
-		sqe->len = (uint32_t)op->fd; /* the new path's directory: the same one */
-		sqe->rename_flags = hi;
-		break;
-	case CAIO_OP_MKDIRAT:
-		sqe->addr = op->buf;
-		sqe->len = lo; /* mode */
-		break;
-	}
-}
-
-static void prep_sqe(struct io_uring_sqe *sqe, const struct caio_op *op, bool async)
-{
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = ring_opcodes[op->opcode];
-	sqe->fd = op->fd;
-	sqe->user_data = op->user_data;
-	if (async)
-		sqe->flags |= IOSQE_ASYNC;
-	/* No ioprio on these either: the kernel rejects it where an opcode cannot use it. */
-	if (fileop_is(op->opcode)) {
-		prep_file_sqe(sqe, op);
-		return;
-	}
-	if (op->opcode == CAIO_OP_FSYNC || op->opcode == CAIO_OP_FDSYNC) {
-		/* No ioprio: the kernel rejects it (EINVAL) on opcodes that cannot use it, fsync among them. */
-		sqe->fsync_flags = op->opcode == CAIO_OP_FDSYNC ? IORING_FSYNC_DATASYNC : 0;
-		return;
-	}
-	sqe->ioprio = op->ioprio;
-	sqe->addr = op->buf;
-	sqe->len = op->len;
-	sqe->off = op->offset;
-}
-
 static int validate_ops(const struct uring_backend *b, const struct caio_op *ops, uint32_t n)
 {
 	for (uint32_t i = 0; i < n; i++) {
@@ -583,105 +299,22 @@ static int validate_ops(const struct uring_backend *b, const struct caio_op *ops
 	return 0;
 }
 
-/*
- * Inline completions are reaped by the caller right after submit, so the eventfd
- * is muted around io_uring_enter to spare a pointless wake-up. A completion posted
- * while muted is still in the CQ and is found by that same reap.
- *
- * That needs store-load ordering on both sides. Here: the unmute store must be
- * visible before the caller's reap loads the CQ tail, or (the store waiting in
- * this CPU's store buffer) another CPU could post a CQE, still see "muted" and
- * skip the eventfd while our reap reads the old tail: a hung read. Release and
- * acquire do not order a store before a later load; only a full fence does. The
- * kernel's half: a CQE posted from another thread (io-wq, or task work without
- * DEFER_TASKRUN) goes through io_cq_unlock_post / __io_cq_unlock_post, whose
- * io_cqring_wake -> wq_has_sleeper() is an smp_mb() between the tail store and
- * the cq_flags load in io_eventfd_signal (5.x: the smp_mb() in io_cqring_ev_posted);
- * with DEFER_TASKRUN only this thread posts CQEs, so program order suffices.
- */
-static void mute_eventfd(struct uring_backend *b, int mute)
-{
-	unsigned flags;
-
-	if (!b->cq.flags)
-		return;
-	flags = __atomic_load_n(b->cq.flags, __ATOMIC_RELAXED);
-	flags = mute ? flags | IORING_CQ_EVENTFD_DISABLED : flags & ~IORING_CQ_EVENTFD_DISABLED;
-	__atomic_store_n(b->cq.flags, flags, __ATOMIC_RELAXED);
-	if (!mute)
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-}
-
-/* Makes the CQEs the kernel holds back (task work, CQ overflow) visible in the CQ. */
-static int flush_completions(struct uring_backend *b)
-{
-	int ret;
-
-	do
-		ret = sys_io_uring_enter(b->ring_fd, 0, 0, IORING_ENTER_GETEVENTS);
-	while (ret == -EINTR);
-	return ret;
-}
-
-/*
- * Publishes `count` SQEs written after the current tail and enters the kernel.
- * Returns how many it consumed; the rest are taken back (tail rewound) so the
- * caller can offer them again, or -errno when it consumed none.
- */
-static int enter_batch(struct uring_backend *b, unsigned count)
-{
-	unsigned head = load_acquire(b->sq.head);
-	unsigned tail = *b->sq.tail;
-	int ret;
-
-	/* The kernel must see the SQE contents before it sees the new tail. */
-	store_release(b->sq.tail, tail + count);
-	for (;;) {
-		ret = sys_io_uring_enter(b->ring_fd, count, 0, 0);
-		b->submit_calls++;
-		if (ret != -EINTR)
-			break;
-	}
-	if (ret == -EBUSY && flush_completions(b) >= 0) {
-		/* EBUSY: overflowed CQEs must be flushed before the kernel takes more. */
-		ret = sys_io_uring_enter(b->ring_fd, count, 0, 0);
-		b->submit_calls++;
-	}
-	/* The kernel's head says what it took, whatever the return value claims. */
-	unsigned consumed = load_acquire(b->sq.head) - head;
-	if (consumed < count)
-		store_release(b->sq.tail, head + consumed);
-	if (consumed == 0 && ret < 0)
-		return ret == -EBUSY || ret == -ENOMEM ? -EAGAIN : ret;
-	return (int)consumed;
-}
-
-static int needs_flush(const struct uring_backend *b)
-{
-	unsigned flags = __atomic_load_n(b->sq.flags, __ATOMIC_RELAXED);
-
-	if (flags & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN))
-		return 1;
-	/* Deferred task work only runs on GETEVENTS; without TASKRUN_FLAG nothing says it is pending. */
-	return (b->setup_flags & IORING_SETUP_DEFER_TASKRUN) && !(b->setup_flags & IORING_SETUP_TASKRUN_FLAG);
-}
-
 /* Consumes the cancellation CQEs at the head of the CQ, which nobody is waiting for. */
 static void drain_leading_cancels(struct uring_backend *b)
 {
-	unsigned head = *b->cq.head;
-	unsigned tail = load_acquire(b->cq.tail);
+	unsigned head = ring_cq_head(&b->ring);
+	unsigned tail = ring_cq_tail(&b->ring);
 
-	while (head != tail && (b->cq.cqes[head & b->cq.mask].user_data & CANCEL_TAG)) {
+	while (head != tail && (ring_cqe(&b->ring, head)->user_data & CANCEL_TAG)) {
 		head++;
 		b->cancels_in_flight--;
 	}
-	store_release(b->cq.head, head);
+	ring_cq_consume(&b->ring, head);
 }
 
 static uint32_t cq_free(const struct uring_backend *b)
 {
-	return b->cq_entries - b->in_flight - b->cancels_in_flight;
+	return b->ring.cq_entries - b->in_flight - b->cancels_in_flight;
 }
 
 /*
@@ -694,8 +327,8 @@ static uint32_t cq_room(struct uring_backend *b, uint32_t want)
 {
 	if (cq_free(b) >= want || b->cancels_in_flight == 0)
 		return cq_free(b);
-	if (needs_flush(b))
-		flush_completions(b);
+	if (ring_needs_flush(&b->ring))
+		ring_flush(&b->ring);
 	drain_leading_cancels(b);
 	return cq_free(b);
 }
@@ -707,12 +340,6 @@ static uint32_t min3(uint32_t a, uint32_t b, uint32_t c)
 	return m < c ? m : c;
 }
 
-/* Free SQ entries: the kernel consumed or we took back all earlier ones, so normally all of them. */
-static uint32_t sq_space(const struct uring_backend *b)
-{
-	return b->sq.entries - (*b->sq.tail - load_acquire(b->sq.head));
-}
-
 /*
  * Decides the route of ops[0..), writing an SQE for each that takes the ring, until
  * `room` SQEs are written or the ops run out; records each slot's route in via[]. Returns
@@ -721,7 +348,6 @@ static uint32_t sq_space(const struct uring_backend *b)
 static uint32_t prepare_chunk(struct uring_backend *b, const struct caio_op *ops, uint32_t n, uint32_t room,
 			      uint32_t *sqes)
 {
-	unsigned tail = *b->sq.tail;
 	uint32_t i, count = 0;
 
 	for (i = 0; i < n; i++) {
@@ -736,7 +362,7 @@ static uint32_t prepare_chunk(struct uring_backend *b, const struct caio_op *ops
 			continue;
 		if (count == room)
 			break;
-		prep_sqe(&b->sq.sqes[(tail + count) & b->sq.mask], &ops[i], route == ROUTE_RING_ASYNC);
+		prep_sqe(ring_sqe(&b->ring, count), &ops[i], route == ROUTE_RING_ASYNC);
 		count++;
 	}
 	*sqes = count;
@@ -775,7 +401,7 @@ static int submit_chunk(struct uring_backend *b, const struct caio_op *ops, uint
 
 	*more = end < n;
 	if (sqes > 0) {
-		ret = enter_batch(b, sqes);
+		ret = ring_submit(&b->ring, sqes, &b->submit_calls);
 		if (ret < (int)sqes) {
 			end = ring_op_index(b, ops, ret < 0 ? 0 : (uint32_t)ret);
 			*more = false;
@@ -844,14 +470,14 @@ CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint3
 		return -EINVAL;
 	hold_batch(b, ops, n);
 	fd_memo_reset(&b->memo);
-	mute_eventfd(b, 1);
+	ring_mute_eventfd(&b->ring, 1);
 	while (done < n && more) {
-		uint32_t room = min3(n - done, sq_space(b), cq_room(b, n - done));
+		uint32_t room = min3(n - done, ring_sq_space(&b->ring), cq_room(b, n - done));
 		int ret = submit_chunk(b, b->staged + done, n - done, room, &more);
 
 		if (ret < 0) {
 			if (done == 0) {
-				mute_eventfd(b, 0);
+				ring_mute_eventfd(&b->ring, 0);
 				release_unconsumed(b, ops, 0, n);
 				return ret;
 			}
@@ -859,7 +485,7 @@ CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint3
 		}
 		done += (uint32_t)ret;
 	}
-	mute_eventfd(b, 0);
+	ring_mute_eventfd(&b->ring, 0);
 	release_unconsumed(b, ops, done, n);
 	return (int)done;
 }
@@ -867,13 +493,12 @@ CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint3
 /* Copies CQEs into out[] (cancellation results are dropped); returns the count. */
 static uint32_t drain_cq(struct uring_backend *b, struct caio_done *out, uint32_t max)
 {
-	unsigned head = *b->cq.head;
-	/* Acquire: the CQE contents are visible once their tail is. */
-	unsigned tail = load_acquire(b->cq.tail);
+	unsigned head = ring_cq_head(&b->ring);
+	unsigned tail = ring_cq_tail(&b->ring);
 	uint32_t n = 0;
 
 	for (; head != tail && n < max; head++) {
-		const struct io_uring_cqe *cqe = &b->cq.cqes[head & b->cq.mask];
+		const struct io_uring_cqe *cqe = ring_cqe(&b->ring, head);
 		if (cqe->user_data & CANCEL_TAG) {
 			b->cancels_in_flight--;
 			continue;
@@ -882,8 +507,7 @@ static uint32_t drain_cq(struct uring_backend *b, struct caio_done *out, uint32_
 		out[n].res = cqe->res;
 		n++;
 	}
-	/* Release: the kernel may reuse these entries only after we have read them. */
-	store_release(b->cq.head, head);
+	ring_cq_consume(&b->ring, head);
 	b->in_flight -= n;
 	return n;
 }
@@ -908,8 +532,8 @@ CAIO_EXPORT int caio_uring_reap(void *handle, struct caio_done *out, uint32_t ma
 	uint32_t n = take_refused(b, out, max);
 
 	n += drain_cq(b, out + n, max - n);
-	if (n < max && needs_flush(b)) {
-		int ret = flush_completions(b);
+	if (n < max && ring_needs_flush(&b->ring)) {
+		int ret = ring_flush(&b->ring);
 		if (ret < 0 && n == 0)
 			return ret;
 		n += drain_cq(b, out + n, max - n);
@@ -921,15 +545,6 @@ CAIO_EXPORT int caio_uring_reap(void *handle, struct caio_done *out, uint32_t ma
 	return (int)n;
 }
 
-static void prep_cancel(struct io_uring_sqe *sqe, uint32_t slot)
-{
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = IORING_OP_ASYNC_CANCEL;
-	sqe->fd = -1;
-	sqe->addr = slot;
-	sqe->user_data = CANCEL_TAG | slot;
-}
-
 /*
  * Writes a cancellation for each of slots[0..) the ring holds, until `room` are
  * written or the slots run out. Returns how many slots it looked at; *sqes is how
@@ -938,7 +553,6 @@ static void prep_cancel(struct io_uring_sqe *sqe, uint32_t slot)
 static uint32_t prepare_cancels(struct uring_backend *b, const uint32_t *slots, uint32_t n, uint32_t room,
 				uint32_t *sqes)
 {
-	unsigned tail = *b->sq.tail;
 	uint32_t i, count = 0;
 
 	for (i = 0; i < n; i++) {
@@ -946,7 +560,7 @@ static uint32_t prepare_cancels(struct uring_backend *b, const uint32_t *slots, 
 			continue;
 		if (count == room)
 			break;
-		prep_cancel(&b->sq.sqes[(tail + count) & b->sq.mask], slots[i]);
+		prep_cancel(ring_sqe(&b->ring, count), slots[i]);
 		count++;
 	}
 	*sqes = count;
@@ -977,7 +591,7 @@ static int cancel_chunk(struct uring_backend *b, const uint32_t *slots, uint32_t
 
 	*more = end < n;
 	if (sqes > 0) {
-		ret = enter_batch(b, sqes);
+		ret = ring_submit(&b->ring, sqes, &b->submit_calls);
 		if (ret < (int)sqes) {
 			end = ring_slot_index(b, slots, ret < 0 ? 0 : (uint32_t)ret);
 			*more = false;
@@ -1010,7 +624,7 @@ CAIO_EXPORT int caio_uring_cancel(void *handle, const uint32_t *slots, uint32_t 
 	if (caio_check_slots(b->capacity, slots, n) < 0)
 		return -EINVAL;
 	while (taken < n && more) {
-		uint32_t room = min3(n - taken, sq_space(b), cq_room(b, n - taken));
+		uint32_t room = min3(n - taken, ring_sq_space(&b->ring), cq_room(b, n - taken));
 		int ret = cancel_chunk(b, slots + taken, n - taken, room, &more);
 
 		if (ret < 0)
@@ -1035,7 +649,7 @@ CAIO_EXPORT int caio_uring_info(void *handle, struct caio_info *out)
 
 	out->submit_calls = b->submit_calls;
 	out->capacity = b->capacity;
-	out->features = b->setup_flags;
+	out->features = b->ring.setup_flags;
 	return 0;
 }
 
@@ -1057,7 +671,7 @@ CAIO_EXPORT int caio_uring_close(void *handle)
 			held_release_done(b->held, sink, got);
 			continue;
 		}
-		int ret = sys_io_uring_enter(b->ring_fd, 0, 1, IORING_ENTER_GETEVENTS);
+		int ret = ring_enter(&b->ring, 0, 1, IORING_ENTER_GETEVENTS);
 		if (ret < 0 && ret != -EINTR)
 			break;
 	}
@@ -1081,5 +695,5 @@ static int owner_close_orphan(void *handle)
 /* With DEFER_TASKRUN only the submitting thread may wait for completions (others get -EEXIST). */
 static bool owner_needs_owner_thread(void *handle)
 {
-	return (((struct uring_backend *)handle)->setup_flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+	return (((struct uring_backend *)handle)->ring.setup_flags & IORING_SETUP_DEFER_TASKRUN) != 0;
 }

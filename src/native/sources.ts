@@ -12,12 +12,15 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import aio from "../../c/aio.c" with { type: "text" };
 import common from "../../c/common.h" with { type: "text" };
+import fileops from "../../c/fileops.h" with { type: "text" };
 import fsclass from "../../c/fsclass.h" with { type: "text" };
 import memoryC from "../../c/memory.c" with { type: "text" };
 import memoryH from "../../c/memory.h" with { type: "text" };
 import owner from "../../c/owner.h" with { type: "text" };
 import pool from "../../c/pool.c" with { type: "text" };
+import ring from "../../c/ring.h" with { type: "text" };
 import uring from "../../c/uring.c" with { type: "text" };
+import uringSqe from "../../c/uring_sqe.h" with { type: "text" };
 import wake from "../../c/wake.h" with { type: "text" };
 import workers from "../../c/workers.h" with { type: "text" };
 
@@ -31,12 +34,15 @@ export const SOURCE_DIR = join(import.meta.dir, "..", "..", "c");
 export const SOURCES: Readonly<Record<string, string>> = {
   "aio.c": aio,
   "common.h": common,
+  "fileops.h": fileops,
   "fsclass.h": fsclass,
   "memory.c": memoryC,
   "memory.h": memoryH,
   "owner.h": owner,
   "pool.c": pool,
+  "ring.h": ring,
   "uring.c": uring,
+  "uring_sqe.h": uringSqe,
   "wake.h": wake,
   "workers.h": workers,
 };

@@ -128,8 +128,8 @@ static void check_no_overflow(void *h)
 {
 	struct uring_backend *b = ring_of(h);
 
-	CHECK(!(__atomic_load_n(b->sq.flags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW));
-	CHECK(__atomic_load_n(b->cq.tail, __ATOMIC_ACQUIRE) - *b->cq.head <= b->cq_entries);
+	CHECK(!(__atomic_load_n(b->ring.sq.flags, __ATOMIC_RELAXED) & IORING_SQ_CQ_OVERFLOW));
+	CHECK(__atomic_load_n(b->ring.cq.tail, __ATOMIC_ACQUIRE) - *b->ring.cq.head <= b->ring.cq_entries);
 }
 
 /*
@@ -149,7 +149,7 @@ static void check_cq_budget(uint32_t option)
 	uint64_t calls;
 	int p[2];
 
-	CHECK_EQ(ring_of(h)->cq_entries, 8);
+	CHECK_EQ(ring_of(h)->ring.cq_entries, 8);
 	CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
 	ops[0] = OP(CAIO_OP_READ, -1, bytes, 1, 0, 0);
 	ops[1] = OP(CAIO_OP_READ, p[0], &bytes[1], 1, 0, 1);
@@ -193,7 +193,7 @@ static void check_big_batch(uint32_t option)
 	int fd = temp_file(NULL);
 
 	CHECK_EQ(info_of(h).capacity, BIG_CAP);
-	CHECK_EQ(((struct uring_backend *)h)->sq.entries, MAX_SQ_ENTRIES);
+	CHECK_EQ(((struct uring_backend *)h)->ring.sq.entries, MAX_SQ_ENTRIES);
 	fill(file, sizeof(file), 3);
 	CHECK_EQ(write(fd, file, sizeof(file)), (ssize_t)sizeof(file));
 	memset(got, 0, sizeof(got));
