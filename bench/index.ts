@@ -22,12 +22,14 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { availableBackends } from "../src/index.ts";
 import { svgChart } from "./chart.ts";
-import { bunFileSlice, bunFs, caio, caioPlainBuffer, type Contender } from "./contenders.ts";
+import { liburingVersion, prepareCeilings } from "./ceiling.ts";
+import { bunFileSlice, bunFs, caio, caioPlainBuffer, caioRead, type Contender } from "./contenders.ts";
 import { prepareFiles } from "./files.ts";
 import { ensureFio, FIO_HINT } from "./fio.ts";
 import { describeMachine, machineLine } from "./machine.ts";
 import { nodeUnavailable } from "./node.ts";
-import { parseOptions } from "./options.ts";
+import { parseOptions, type WorkloadId } from "./options.ts";
+import { preparePythonCaio } from "./python-caio.ts";
 import { markdownReport, summaryTable, targetsTable } from "./report.ts";
 import type { BenchResults, WorkloadResult } from "./results.ts";
 import { loadSamples, progress } from "./run.ts";
@@ -56,6 +58,7 @@ function contendersHere(): { contenders: Contender[]; unavailable: { name: strin
   const available = backends.filter((b) => b.available).map((b) => b.name);
   const contenders = [bunFs, ...available.map((name) => caio(name)), bunFileSlice];
   if (available.includes("uring")) contenders.push(caioPlainBuffer("uring"));
+  contenders.push(...available.map((name) => caioRead(name)));
   const unavailable = backends.filter((b) => !b.available).map((b) => ({ name: b.name, reason: b.reason ?? "unavailable" }));
   return { contenders, unavailable };
 }
@@ -81,7 +84,12 @@ const files = prepareFiles(options.dataDir, options.fileBytes);
 const fioSkipped = ensureFio() ? undefined : FIO_HINT;
 const { contenders, unavailable } = contendersHere();
 const machine = describeMachine();
-const env: BenchEnv = { options, files, contenders, fioSkipped, nodeSkipped: nodeUnavailable() };
+const wants = (...ids: WorkloadId[]) => ids.some((id) => options.only.has(id));
+const ceilingSkipped = wants("w1", "w2", "w3", "sweep") ? prepareCeilings(options.dataDir) : undefined;
+const pythonCaio = wants("w1", "w2") ? preparePythonCaio(options.dataDir) : undefined;
+if (wants("w1", "w2", "w3", "sweep") && !ceilingSkipped) machine.liburing = liburingVersion();
+if (pythonCaio && "version" in pythonCaio) machine.pythonCaio = `Python caio ${pythonCaio.version}`;
+const env: BenchEnv = { options, files, contenders, fioSkipped, nodeSkipped: nodeUnavailable(), ceilingSkipped, pythonCaio };
 
 console.log(
   `bench: ${[...options.only].join(", ")}; ${options.runs} runs × ${options.seconds} s per contender ` +
@@ -90,6 +98,8 @@ console.log(
 for (const { name, reason } of unavailable) console.log(`caio ${name}: skipped (${reason})`);
 if (fioSkipped) console.log(`fio rows: skipped (${fioSkipped})`);
 if (env.nodeSkipped) console.log(`Node rows: skipped (${env.nodeSkipped})`);
+if (ceilingSkipped) console.log(`C ceiling rows: skipped (${ceilingSkipped})`);
+if (pythonCaio && "skipped" in pythonCaio) console.log(`Python caio rows: skipped (${pythonCaio.skipped})`);
 
 const results: BenchResults = {
   machine,
