@@ -16,15 +16,12 @@
  * (distinct: the regular files found in DIR). Exits 1 with a message on stderr on failure.
  */
 #define _GNU_SOURCE
+#define PROGRAM "ceiling-files"
+#include "ceiling.h"
+
 #include <dirent.h>
-#include <errno.h>
 #include <fcntl.h>
-#include <liburing.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define ALIGNMENT 4096
@@ -45,20 +42,6 @@ struct run {
 	unsigned *pending; /* completions still due per chain slot */
 	uint64_t files, bytes;
 };
-
-static void fail(const char *what, int err)
-{
-	fprintf(stderr, "ceiling-files: %s: %s\n", what, strerror(err));
-	exit(1);
-}
-
-static double now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec + t.tv_nsec / 1e9;
-}
 
 static void add_name(struct names *n, const char *name)
 {
@@ -91,29 +74,20 @@ static struct names list_files(const char *dir)
 	return n;
 }
 
-static struct io_uring_sqe *next_sqe(struct run *r)
-{
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-
-	if (!sqe)
-		fail("io_uring_get_sqe", EBUSY);
-	return sqe;
-}
-
 /* user_data: the chain's slot times STAGES plus the stage, so a failure names its step. */
 static void queue_chain(struct run *r, unsigned slot)
 {
 	const char *name = r->names.at[r->next_name++ % r->names.count];
-	struct io_uring_sqe *sqe = next_sqe(r);
+	struct io_uring_sqe *sqe = next_sqe(&r->ring);
 
 	io_uring_prep_openat_direct(sqe, r->dirfd, name, O_RDONLY, 0, slot);
 	io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK);
 	io_uring_sqe_set_data64(sqe, (uint64_t)slot * STAGES + 0);
-	sqe = next_sqe(r);
+	sqe = next_sqe(&r->ring);
 	io_uring_prep_read(sqe, (int)slot, r->buffers + (size_t)slot * r->read_bytes, r->read_bytes, 0);
 	io_uring_sqe_set_flags(sqe, IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK);
 	io_uring_sqe_set_data64(sqe, (uint64_t)slot * STAGES + 1);
-	sqe = next_sqe(r);
+	sqe = next_sqe(&r->ring);
 	io_uring_prep_close_direct(sqe, slot);
 	io_uring_sqe_set_data64(sqe, (uint64_t)slot * STAGES + 2);
 	r->pending[slot] = STAGES;
@@ -198,12 +172,12 @@ int main(int argc, char **argv)
 	if (!(seconds > 0) || depth == 0 || r.read_bytes == 0)
 		fail("arguments", EINVAL);
 	setup(&r, argv[1], depth);
-	started = now_s();
+	started = now_ns() / 1e9;
 	for (unsigned slot = 0; slot < depth; slot++)
 		queue_chain(&r, slot);
-	while (now_s() - started < seconds)
+	while (now_ns() / 1e9 - started < seconds)
 		round_trip(&r, 1);
-	elapsed = now_s() - started;
+	elapsed = now_ns() / 1e9 - started;
 	files = r.files;
 	bytes = r.bytes;
 	for (in_flight = depth; in_flight > 0;) /* chains still in flight finish uncounted */

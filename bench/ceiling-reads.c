@@ -17,17 +17,14 @@
  * in nanoseconds. Exits 1 with a message on stderr when anything fails.
  */
 #define _GNU_SOURCE
-#include <errno.h>
+#define PROGRAM "ceiling-reads"
+#include "ceiling.h"
+
 #include <fcntl.h>
-#include <liburing.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define SEQUENCE_LENGTH (1u << 20)
@@ -54,20 +51,6 @@ struct run {
 	size_t latency_count, latency_capacity;
 	uint64_t reads;
 };
-
-static void fail(const char *what, int err)
-{
-	fprintf(stderr, "ceiling-reads: %s: %s\n", what, strerror(err));
-	exit(1);
-}
-
-static double now_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e9 + t.tv_nsec;
-}
 
 /* The same xorshift32 block numbers as randomBlocks() in bench/shared/loops.mjs. */
 static uint32_t *random_blocks(uint64_t blocks)
@@ -139,11 +122,9 @@ static void allocate(struct run *r, const struct job *job)
 /* Puts the next read of the sequence into `slot`'s buffer on the submission queue. */
 static void queue_read(struct run *r, unsigned slot)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+	struct io_uring_sqe *sqe = next_sqe(&r->ring);
 	uint64_t offset = (uint64_t)r->sequence[r->next++ & (SEQUENCE_LENGTH - 1)] * r->block;
 
-	if (!sqe)
-		fail("io_uring_get_sqe", EBUSY);
 	r->offsets[slot] = offset;
 	io_uring_prep_read(sqe, r->fd, r->buffers + slot * r->block, (unsigned)r->block, offset);
 	io_uring_sqe_set_data64(sqe, slot);

@@ -30,11 +30,12 @@ let built: Built | undefined;
 function compile(program: Program, dir: string): string | undefined {
   const source = join(import.meta.dir, `${program}.c`);
   const binary = join(dir, program);
-  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return undefined;
+  const changed = Math.max(statSync(source).mtimeMs, statSync(join(import.meta.dir, "ceiling.h")).mtimeMs);
+  if (existsSync(binary) && statSync(binary).mtimeMs >= changed) return undefined;
   const result = Bun.spawnSync([cc(), "-std=gnu11", "-O2", "-Wall", "-Wextra", "-o", binary, source, "-luring", "-lm"]);
   if (result.exitCode === 0) return undefined;
-  const errors = result.stderr.toString().split("\n");
-  return (errors.find((line) => line.includes("error")) ?? errors[0] ?? `exit code ${result.exitCode}`).trim().slice(0, 200);
+  const errors = result.stderr.toString().split("\n").map((line) => line.trim()).filter(Boolean);
+  return (errors.find((line) => line.includes("error")) ?? errors[0] ?? `${cc()} exited with code ${result.exitCode}`).slice(0, 200);
 }
 
 function compileAll(dir: string): string | undefined {

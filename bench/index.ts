@@ -9,10 +9,14 @@
  *        (needs root, /dev/fuse and python3-fusepy; skipped with the reason otherwise)
  *   sweep: W1 and W2 at 1 … 1024 in flight            rss: RSS growth over 1,000,000 reads
  *
+ * References beside the contenders: Node (subprocess), fio, a readSync loop, the C io_uring
+ * ceiling (bench/ceiling-*.c, liburing, compiled here; W1–W3 and the sweep) and Python caio
+ * from PyPI in a venv under bench/.data (W1, W2); W1 also measures caio's read() per backend.
+ *
  * Writes docs/bench.md and docs/bench.svg (a --quick or --only run writes them under
  * bench/.data/report instead, so the committed full-run report stays as it is).
  *
- *   bun run bench                                  # full run, about 13 minutes
+ *   bun run bench                                  # full run, about 16 minutes
  *   bun run bench -- --quick                       # about a minute; smoke figures only
  *   bun run bench -- --only w1,w3 --runs 5 --seconds 3
  *   bun bench/index.ts --replot                    # redraw docs/ from docs/bench.json
@@ -53,6 +57,11 @@ const WORKLOADS: [WorkloadResult["id"], (env: BenchEnv) => Promise<WorkloadResul
   ["gap", slowFsGap],
 ];
 
+/** The workloads with C ceiling rows (bench/ceiling.ts builds the programs only for them); W6 joins with ceilingFilesRow. */
+const CEILING_WORKLOADS: WorkloadId[] = ["w1", "w2", "w3", "sweep"];
+/** The workloads with Python caio rows (the venv is made only for them). */
+const PYTHON_CAIO_WORKLOADS: WorkloadId[] = ["w1", "w2"];
+
 function contendersHere(): { contenders: Contender[]; unavailable: { name: string; reason: string }[] } {
   const backends = availableBackends();
   const available = backends.filter((b) => b.available).map((b) => b.name);
@@ -84,10 +93,10 @@ const files = prepareFiles(options.dataDir, options.fileBytes);
 const fioSkipped = ensureFio() ? undefined : FIO_HINT;
 const { contenders, unavailable } = contendersHere();
 const machine = describeMachine();
-const wants = (...ids: WorkloadId[]) => ids.some((id) => options.only.has(id));
-const ceilingSkipped = wants("w1", "w2", "w3", "sweep") ? prepareCeilings(options.dataDir) : undefined;
-const pythonCaio = wants("w1", "w2") ? preparePythonCaio(options.dataDir) : undefined;
-if (wants("w1", "w2", "w3", "sweep") && !ceilingSkipped) machine.liburing = liburingVersion();
+const wants = (ids: WorkloadId[]) => ids.some((id) => options.only.has(id));
+const ceilingSkipped = wants(CEILING_WORKLOADS) ? prepareCeilings(options.dataDir) : undefined;
+const pythonCaio = wants(PYTHON_CAIO_WORKLOADS) ? preparePythonCaio(options.dataDir) : undefined;
+if (wants(CEILING_WORKLOADS) && !ceilingSkipped) machine.liburing = liburingVersion();
 if (pythonCaio && "version" in pythonCaio) machine.pythonCaio = `Python caio ${pythonCaio.version}`;
 const env: BenchEnv = { options, files, contenders, fioSkipped, nodeSkipped: nodeUnavailable(), ceilingSkipped, pythonCaio };
 

@@ -5,9 +5,10 @@
  * python3, no venv module (python3-venv is installed when missing if this is root) or a
  * failing pip make the rows skipped, with the reason.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { aptInstall } from "./apt.ts";
+import { randomBlocks } from "./shared/loops.mjs";
 import { runJsonLine, type Outcome } from "./subprocess.ts";
 
 /** The version measured; a change of it is a change of the figures. */
@@ -79,10 +80,31 @@ export function pythonCaioLabel(variant: { impl: PythonCaioImpl; deferred: boole
   return `${PYTHON_CAIO_FAMILY} ${variant.impl}${options.length > 0 ? `, ${options.join(", ")}` : ""}`;
 }
 
+const writtenSequences = new Set<string>();
+
+/**
+ * The loops' random block numbers for a file of `blocks` blocks, written once per bench
+ * process (so never stale) as native 32-bit integers for the Python side to load:
+ * computing them in Python takes about a second per run.
+ */
+export function sequenceFile(dataDir: string, blocks: number): string {
+  const dir = join(dataDir, "python-caio");
+  const path = join(dir, `sequence-${blocks}.u32`);
+  if (!writtenSequences.has(path)) {
+    writtenSequences.add(path);
+    mkdirSync(dir, { recursive: true });
+    const sequence = randomBlocks(blocks);
+    writeFileSync(path, new Uint8Array(sequence.buffer, sequence.byteOffset, sequence.byteLength));
+  }
+  return path;
+}
+
 export interface PythonCaioJob {
   impl: PythonCaioImpl;
   deferred: boolean;
   file: string;
+  /** sequenceFile() for this file and block size. */
+  sequence: string;
   block: number;
   depth: number;
   seconds: number;

@@ -3,10 +3,12 @@
 Run by bench/python-caio.ts inside the venv it makes under bench/.data:
 
     python caio_reads.py '{"impl": "uring", "deferred": false, "file": PATH,
-                           "block": 4096, "depth": 64, "seconds": 2, "direct": false}'
+                           "sequence": PATH, "block": 4096, "depth": 64,
+                           "seconds": 2, "direct": false}'
 
-Each task reads the next offset of the JavaScript loops' own sequence
-(bench/shared/loops.mjs: xorshift32 block numbers, 2^20 of them, wrapping) with
+Each task reads the next offset of the JavaScript loops' own sequence (randomBlocks()
+in bench/shared/loops.mjs, which the bench writes to the "sequence" file as native
+32-bit block numbers; 2^20 of them, wrapping) with
 `await ctx.read(block, fd, offset)` and checks the first word as they do (the test file
 holds each 32-bit word's own index). Python caio's read() returns a new bytes object per
 call; it has no call that reads into a buffer the caller keeps.
@@ -23,7 +25,8 @@ import sys
 import time
 from array import array
 
-SEQUENCE_LENGTH = 1 << 20
+import caio
+
 MODULES = {
     "uring": "caio.linux_uring_asyncio",
     "linux": "caio.linux_aio_asyncio",
@@ -32,16 +35,13 @@ MODULES = {
 }
 
 
-def random_blocks(blocks):
-    """The same block numbers as randomBlocks() in bench/shared/loops.mjs."""
-    out = array("I", bytes(4 * SEQUENCE_LENGTH))
-    x = 0x9E3779B9
-    for i in range(SEQUENCE_LENGTH):
-        x ^= (x << 13) & 0xFFFFFFFF
-        x ^= x >> 17
-        x ^= (x << 5) & 0xFFFFFFFF
-        out[i] = x % blocks
-    return out
+def read_sequence(path):
+    sequence = array("I")
+    with open(path, "rb") as file:
+        sequence.frombytes(file.read())
+    if len(sequence) == 0 or len(sequence) & (len(sequence) - 1):
+        raise ValueError(f"{path}: the sequence length must be a power of two")
+    return sequence
 
 
 def open_context(job):
@@ -53,9 +53,9 @@ def open_context(job):
 async def random_reads(job):
     block, depth = job["block"], job["depth"]
     fd = os.open(job["file"], os.O_RDONLY | (os.O_DIRECT if job["direct"] else 0))
-    sequence = random_blocks(os.fstat(fd).st_size // block)
+    sequence = read_sequence(job["sequence"])
     context = open_context(job)
-    mask = SEQUENCE_LENGTH - 1
+    mask = len(sequence) - 1
     state = {"next": 0, "reads": 0}
     deadline = time.monotonic() + job["seconds"]
 
@@ -75,8 +75,6 @@ async def random_reads(job):
     finally:
         context.close()
         os.close(fd)
-    import caio
-
     return {
         "iops": state["reads"] / elapsed,
         "reads": state["reads"],

@@ -1,5 +1,5 @@
 /** What every workload gets: options, files, the contenders that can run here, and the references. */
-import { CEILING_LABEL, runCeilingReads, type CeilingReadsJob, type CeilingReadsResult } from "../ceiling.ts";
+import { CEILING_LABEL, runCeilingFiles, runCeilingReads, type CeilingFilesJob, type CeilingReadsJob, type CeilingReadsResult } from "../ceiling.ts";
 import type { Access, Contender, OpenedFile } from "../contenders.ts";
 import type { BenchFiles } from "../files.ts";
 import { warmPageCache } from "../files.ts";
@@ -113,6 +113,22 @@ export function ceilingRow<T>(name: string, env: BenchEnv, job: Omit<CeilingRead
       const result = await runCeilingReads({ ...job, file: env.files.readPath });
       if ("error" in result) return failed(name, CEILING_LABEL, result.error);
       return pick(result);
+    },
+  };
+}
+
+/**
+ * The C ceiling of a many-small-files workload (bench/ceiling-files.c): files per second
+ * through linked OPENAT → READ → CLOSE chains over the files of `job.dir`, 64 in flight.
+ */
+export function ceilingFilesRow(name: string, env: BenchEnv, job: CeilingFilesJob): Row<number> {
+  return {
+    label: CEILING_LABEL,
+    role: "ceiling",
+    skipped: env.ceilingSkipped,
+    async sample() {
+      const result = await runCeilingFiles(job);
+      return "error" in result ? failed(name, CEILING_LABEL, result.error) : result.filesPerSecond;
     },
   };
 }

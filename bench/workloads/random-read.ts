@@ -6,7 +6,7 @@ import { closeSync, constants, openSync, readSync } from "node:fs";
 import { allocAligned } from "../../src/index.ts";
 import type { Access } from "../contenders.ts";
 import { warmPageCache } from "../files.ts";
-import { PYTHON_CAIO_FAMILY, PYTHON_CAIO_VARIANTS, pythonCaioLabel, runPythonCaio, type PythonCaioJob } from "../python-caio.ts";
+import { PYTHON_CAIO_FAMILY, PYTHON_CAIO_VARIANTS, pythonCaioLabel, runPythonCaio, sequenceFile, type PythonCaioJob } from "../python-caio.ts";
 import type { WorkloadResult } from "../results.ts";
 import { failed, interleave, type Row } from "../run.ts";
 import { randomReads } from "../shared/loops.mjs";
@@ -68,6 +68,9 @@ export function randomReadRows(
  * into bytes objects it allocates, so for O_DIRECT each is tried once first: one the
  * kernel refuses is a skipped row with the reason, not a run of failures.
  */
+/** Why Python caio's O_DIRECT reads get EINVAL (read in its C sources, linux_aio.c and linux_uring.c). */
+const UNALIGNED = ": it reads into memory it allocates (PyMem_Calloc, bytes objects), not aligned for O_DIRECT";
+
 async function pythonCaioRows(name: string, env: BenchEnv, access: Access, depth: number, seconds: number): Promise<Row<number>[]> {
   const setup = env.pythonCaio;
   if (!setup) return [];
@@ -76,11 +79,12 @@ async function pythonCaioRows(name: string, env: BenchEnv, access: Access, depth
   for (const variant of PYTHON_CAIO_VARIANTS) {
     const sqpoll = "sqpoll" in setup && setup.sqpoll;
     const label = pythonCaioLabel(variant, sqpoll);
-    const job: PythonCaioJob = { ...variant, file: env.files.readPath, block: BLOCK, depth, seconds, direct };
+    const sequence = sequenceFile(env.options.dataDir, env.files.bytes / BLOCK);
+    const job: PythonCaioJob = { ...variant, file: env.files.readPath, sequence, block: BLOCK, depth, seconds, direct };
     let skipped = "skipped" in setup ? setup.skipped : undefined;
     if (!skipped && direct && "python" in setup) {
       const trial = await runPythonCaio(setup.python, { ...job, seconds: 0.05 });
-      if ("error" in trial) skipped = `O_DIRECT reads fail (${trial.error}): it reads into buffers it allocates (PyMem_Calloc, bytes objects), not aligned for O_DIRECT`;
+      if ("error" in trial) skipped = `O_DIRECT reads fail (${trial.error})${trial.error.includes("Invalid argument") ? UNALIGNED : ""}`;
     }
     rows.push({
       label,
