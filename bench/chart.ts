@@ -127,7 +127,9 @@ const ratioLabel = (v: number) => (v >= 1 ? `${v}×` : `1/${1 / v}×`);
 function bars(results: BenchResults, palette: Map<string, string>, box: Box): string[] {
   const workloads = results.workloads.filter(charted);
   const labels = [...new Set(workloads.flatMap((w) => barsOf(w).filter((b) => b.label !== BUN_FS_LABEL).map((b) => b.label)))];
-  const ratios = workloads.flatMap((w) => w.series.map((s) => speedup(w, s)).filter((r): r is number => r !== undefined && r > 0));
+  // The axis spans what is drawn: the bars and the ceiling marks, not every member of a family.
+  const drawn = (w: WorkloadResult) => [...barsOf(w).map((b) => b.series), ...w.series.filter((s) => s.label === CEILING_LABEL)];
+  const ratios = workloads.flatMap((w) => drawn(w).map((s) => speedup(w, s)).filter((r): r is number => r !== undefined && r > 0));
   const low = 2 ** Math.floor(Math.log2(Math.min(0.5, ...ratios) / 1.1));
   const high = 2 ** Math.ceil(Math.log2(Math.max(2, ...ratios) * 1.1));
   const y = (r: number) => box.y + box.height - (box.height * Math.log2(r / low)) / Math.log2(high / low);

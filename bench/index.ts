@@ -16,7 +16,7 @@
  * Writes docs/bench.md and docs/bench.svg (a --quick or --only run writes them under
  * bench/.data/report instead, so the committed full-run report stays as it is).
  *
- *   bun run bench                                  # full run, about 16 minutes
+ *   bun run bench                                  # full run, about 15 minutes
  *   bun run bench -- --quick                       # about a minute; smoke figures only
  *   bun run bench -- --only w1,w3 --runs 5 --seconds 3
  *   bun bench/index.ts --replot                    # redraw docs/ from docs/bench.json

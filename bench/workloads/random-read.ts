@@ -63,14 +63,14 @@ export function randomReadRows(
   return rows;
 }
 
-/**
- * Python caio's asyncio implementations on the same file, offsets and depth. Its reads go
- * into bytes objects it allocates, so for O_DIRECT each is tried once first: one the
- * kernel refuses is a skipped row with the reason, not a run of failures.
- */
 /** Why Python caio's O_DIRECT reads get EINVAL (read in its C sources, linux_aio.c and linux_uring.c). */
 const UNALIGNED = ": it reads into memory it allocates (PyMem_Calloc, bytes objects), not aligned for O_DIRECT";
 
+/**
+ * Python caio's asyncio implementations on the same file, offsets and depth. Its reads go
+ * into memory it allocates, so for O_DIRECT each is tried once first: one the
+ * kernel refuses is a skipped row with the reason, not a run of failures.
+ */
 async function pythonCaioRows(name: string, env: BenchEnv, access: Access, depth: number, seconds: number): Promise<Row<number>[]> {
   const setup = env.pythonCaio;
   if (!setup) return [];
