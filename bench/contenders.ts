@@ -25,8 +25,10 @@ export interface Contender {
   role: Role;
   /** caio contenders: the backend. */
   backend?: BackendName;
-  /** caio contenders measured on purpose with something other than aligned buffers. */
+  /** caio contenders measured on purpose with something other than aligned buffers and readInto. */
   variant?: string;
+  /** Rows of one family are charted as one bar, the family's best (e.g. caio's read() on every backend). */
+  family?: string;
   /** Why this contender cannot do `access`, or undefined when it can. */
   unsupported(access: Access): string | undefined;
   /** Buffers for the loops: aligned unless the contender measures plain memory on purpose. */
@@ -86,7 +88,10 @@ export const bunFileSlice: Contender = {
 
 interface CaioVariant {
   name: string;
+  family?: string;
   allocate(size: number): Buffer;
+  /** How the loops' reads are done; readInto by default. */
+  read?(ctx: Context, fd: number): ReadFn;
 }
 
 export function caio(backend: BackendName, variant?: CaioVariant): Contender {
@@ -95,13 +100,14 @@ export function caio(backend: BackendName, variant?: CaioVariant): Contender {
     role: "caio",
     backend,
     variant: variant?.name,
+    family: variant?.family,
     unsupported: supportsEverything,
     allocate: variant?.allocate ?? ((size) => allocAligned(size)),
     async open(path, access, depth) {
       const fd = openSync(path, openFlags(access));
       const ctx = new Context({ backend, maxRequests: depth });
       return {
-        read: (buffer, offset) => ctx.readInto(buffer, fd, offset),
+        read: variant?.read?.(ctx, fd) ?? ((buffer, offset) => ctx.readInto(buffer, fd, offset)),
         write: (buffer, offset) => ctx.write(buffer, fd, offset),
         sync: () => ctx.fdsync(fd),
         close: async () => {
@@ -116,4 +122,28 @@ export function caio(backend: BackendName, variant?: CaioVariant): Contender {
 /** caio reading into ArrayBuffer-backed Buffers, which it copies through a private bounce buffer. */
 export function caioPlainBuffer(backend: BackendName): Contender {
   return caio(backend, { name: "plain Buffer", allocate: (size) => Buffer.alloc(size) });
+}
+
+export const READ_VARIANT = "read()";
+
+/**
+ * caio's allocating call, `ctx.read(nbytes, fd, offset)`: a new Buffer per read. Only the
+ * first word is copied into the loop's buffer, for the check (as for Bun.file().slice()).
+ */
+export function caioRead(backend: BackendName): Contender {
+  return caio(backend, {
+    name: READ_VARIANT,
+    family: `caio ${READ_VARIANT}`,
+    allocate: (size) => Buffer.alloc(size),
+    read: (ctx, fd) => async (buffer, offset) => {
+      const bytes = await ctx.read(buffer.length, fd, offset);
+      if (bytes.length >= 4) {
+        buffer[0] = bytes[0]!;
+        buffer[1] = bytes[1]!;
+        buffer[2] = bytes[2]!;
+        buffer[3] = bytes[3]!;
+      }
+      return bytes.length;
+    },
+  });
 }

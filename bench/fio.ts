@@ -3,6 +3,7 @@
  * to a program with no runtime in the way, same block size, depth and file. An absent
  * or failing fio never fails the benchmark; its rows say why they are empty.
  */
+import { aptInstall } from "./apt.ts";
 
 export type FioPattern = "randread" | "read" | "randwrite";
 
@@ -29,26 +30,10 @@ export interface FioResult {
 
 export const FIO_HINT = `fio is not installed ("apt-get install fio" adds the io_uring reference rows)`;
 
-function aptGet(...args: string[]): boolean {
-  console.log(`$ apt-get ${args.join(" ")}`);
-  const result = Bun.spawnSync(["apt-get", ...args], {
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    stdout: "inherit",
-    stderr: "inherit",
-  });
-  return result.exitCode === 0;
-}
-
-/**
- * True when fio can be run. As root with apt-get, installs it first, refreshing the
- * package lists only if that fails: they usually are fresh enough, and an update is slow.
- */
+/** True when fio can be run; as root with apt-get, installs it first. */
 export function ensureFio(): boolean {
   if (Bun.which("fio")) return true;
-  if (process.getuid?.() !== 0 || !Bun.which("apt-get")) return false;
-  console.log("fio is not installed; installing it with apt-get");
-  const installed = aptGet("install", "-y", "fio") || (aptGet("update") && aptGet("install", "-y", "fio"));
-  return installed && Bun.which("fio") !== null;
+  return aptInstall("fio", "fio is not installed") && Bun.which("fio") !== null;
 }
 
 function fioArguments(job: FioJob): string[] {

@@ -9,10 +9,14 @@
  *        (needs root, /dev/fuse and python3-fusepy; skipped with the reason otherwise)
  *   sweep: W1 and W2 at 1 … 1024 in flight            rss: RSS growth over 1,000,000 reads
  *
+ * References beside the contenders: Node (subprocess), fio, a readSync loop, the C io_uring
+ * ceiling (bench/ceiling-*.c, liburing, compiled here; W1–W3 and the sweep) and Python caio
+ * from PyPI in a venv under bench/.data (W1, W2); W1 also measures caio's read() per backend.
+ *
  * Writes docs/bench.md and docs/bench.svg (a --quick or --only run writes them under
  * bench/.data/report instead, so the committed full-run report stays as it is).
  *
- *   bun run bench                                  # full run, about 13 minutes
+ *   bun run bench                                  # full run, about 15 minutes
  *   bun run bench -- --quick                       # about a minute; smoke figures only
  *   bun run bench -- --only w1,w3 --runs 5 --seconds 3
  *   bun bench/index.ts --replot                    # redraw docs/ from docs/bench.json
@@ -22,12 +26,14 @@ import { loadavg } from "node:os";
 import { join } from "node:path";
 import { availableBackends } from "../src/index.ts";
 import { svgChart } from "./chart.ts";
-import { bunFileSlice, bunFs, caio, caioPlainBuffer, type Contender } from "./contenders.ts";
+import { liburingVersion, prepareCeilings } from "./ceiling.ts";
+import { bunFileSlice, bunFs, caio, caioPlainBuffer, caioRead, type Contender } from "./contenders.ts";
 import { prepareFiles } from "./files.ts";
 import { ensureFio, FIO_HINT } from "./fio.ts";
 import { describeMachine, machineLine } from "./machine.ts";
 import { nodeUnavailable } from "./node.ts";
-import { parseOptions } from "./options.ts";
+import { parseOptions, type WorkloadId } from "./options.ts";
+import { preparePythonCaio } from "./python-caio.ts";
 import { markdownReport, summaryTable, targetsTable } from "./report.ts";
 import type { BenchResults, WorkloadResult } from "./results.ts";
 import { loadSamples, progress } from "./run.ts";
@@ -51,11 +57,17 @@ const WORKLOADS: [WorkloadResult["id"], (env: BenchEnv) => Promise<WorkloadResul
   ["gap", slowFsGap],
 ];
 
+/** The workloads with C ceiling rows (bench/ceiling.ts builds the programs only for them); W6 joins with ceilingFilesRow. */
+const CEILING_WORKLOADS: WorkloadId[] = ["w1", "w2", "w3", "sweep"];
+/** The workloads with Python caio rows (the venv is made only for them). */
+const PYTHON_CAIO_WORKLOADS: WorkloadId[] = ["w1", "w2"];
+
 function contendersHere(): { contenders: Contender[]; unavailable: { name: string; reason: string }[] } {
   const backends = availableBackends();
   const available = backends.filter((b) => b.available).map((b) => b.name);
   const contenders = [bunFs, ...available.map((name) => caio(name)), bunFileSlice];
   if (available.includes("uring")) contenders.push(caioPlainBuffer("uring"));
+  contenders.push(...available.map((name) => caioRead(name)));
   const unavailable = backends.filter((b) => !b.available).map((b) => ({ name: b.name, reason: b.reason ?? "unavailable" }));
   return { contenders, unavailable };
 }
@@ -81,7 +93,12 @@ const files = prepareFiles(options.dataDir, options.fileBytes);
 const fioSkipped = ensureFio() ? undefined : FIO_HINT;
 const { contenders, unavailable } = contendersHere();
 const machine = describeMachine();
-const env: BenchEnv = { options, files, contenders, fioSkipped, nodeSkipped: nodeUnavailable() };
+const wants = (ids: WorkloadId[]) => ids.some((id) => options.only.has(id));
+const ceilingSkipped = wants(CEILING_WORKLOADS) ? prepareCeilings(options.dataDir) : undefined;
+const pythonCaio = wants(PYTHON_CAIO_WORKLOADS) ? preparePythonCaio(options.dataDir) : undefined;
+if (wants(CEILING_WORKLOADS) && !ceilingSkipped) machine.liburing = liburingVersion();
+if (pythonCaio && "version" in pythonCaio) machine.pythonCaio = `Python caio ${pythonCaio.version}`;
+const env: BenchEnv = { options, files, contenders, fioSkipped, nodeSkipped: nodeUnavailable(), ceilingSkipped, pythonCaio };
 
 console.log(
   `bench: ${[...options.only].join(", ")}; ${options.runs} runs × ${options.seconds} s per contender ` +
@@ -90,6 +107,8 @@ console.log(
 for (const { name, reason } of unavailable) console.log(`caio ${name}: skipped (${reason})`);
 if (fioSkipped) console.log(`fio rows: skipped (${fioSkipped})`);
 if (env.nodeSkipped) console.log(`Node rows: skipped (${env.nodeSkipped})`);
+if (ceilingSkipped) console.log(`C ceiling rows: skipped (${ceilingSkipped})`);
+if (pythonCaio && "skipped" in pythonCaio) console.log(`Python caio rows: skipped (${pythonCaio.skipped})`);
 
 const results: BenchResults = {
   machine,

@@ -9,6 +9,10 @@ export interface Machine {
   bun: string;
   node?: string;
   fio?: string;
+  /** liburing-dev's version when the C ceilings ran. */
+  liburing?: string;
+  /** The Python caio version beside us, when its rows ran. */
+  pythonCaio?: string;
   date: string;
   /** 1-minute load average when the run started and ended: other work skews the figures. */
   loadStart: number;
@@ -38,7 +42,7 @@ export function describeMachine(): Machine {
 }
 
 export function machineLine(m: Machine): string {
-  const tools = [m.bun, m.node ? `Node ${m.node}` : "no Node", m.fio ?? "no fio"].join(", ");
+  const tools = [m.bun, m.node ? `Node ${m.node}` : "no Node", m.fio ?? "no fio", m.liburing, m.pythonCaio].filter(Boolean).join(", ");
   let load = m.loadEnd === undefined ? m.loadStart.toFixed(2) : `${m.loadStart.toFixed(2)} → ${m.loadEnd.toFixed(2)}`;
   if (m.loadDuring) load += ` (median ${m.loadDuring.median.toFixed(2)}, max ${m.loadDuring.max.toFixed(2)} during the run)`;
   return `${m.date} · ${m.cpu} ×${m.cores}, ${m.memoryGiB} GiB · ${m.kernel} · ${tools} · load ${load}`;

@@ -1,8 +1,18 @@
 /** The Markdown report: targets, a summary matrix, then every table with medians and ranges. */
+import { CEILING_LABEL } from "./ceiling.ts";
 import { BUN_FS_LABEL } from "./contenders.ts";
-import { figure, mib, ratio } from "./format.ts";
+import { figure, mib, percent, ratio } from "./format.ts";
 import { machineLine } from "./machine.ts";
-import { lowerIsBetter, type BenchResults, type RssResult, type Series, type SweepResult, type Unit, type WorkloadResult } from "./results.ts";
+import {
+  lowerIsBetter,
+  type BenchResults,
+  type RssResult,
+  type Series,
+  type SweepLine,
+  type SweepResult,
+  type Unit,
+  type WorkloadResult,
+} from "./results.ts";
 import { median, minMax } from "./stats.ts";
 import type { TargetCheck } from "./targets.ts";
 
@@ -17,6 +27,23 @@ export function speedup(w: WorkloadResult, s: Series): number | undefined {
   const base = w.series.find((x) => x.label === BUN_FS_LABEL)?.samples ?? [];
   if (s.samples.length === 0 || base.length === 0) return undefined;
   return lowerIsBetter(w.unit) ? median(base) / median(s.samples) : median(s.samples) / median(base);
+}
+
+/**
+ * The share of the C ceiling a row reaches: its median over the ceiling's (for latency,
+ * the ceiling's over its), or undefined when the ceiling has no figure in this workload.
+ */
+export function ofCeiling(w: WorkloadResult, s: Series): number | undefined {
+  const ceiling = w.series.find((x) => x.label === CEILING_LABEL)?.samples ?? [];
+  if (s.label === CEILING_LABEL || s.samples.length === 0 || ceiling.length === 0) return undefined;
+  return lowerIsBetter(w.unit) ? median(ceiling) / median(s.samples) : median(s.samples) / median(ceiling);
+}
+
+const hasCeiling = (w: WorkloadResult) => w.series.some((s) => s.label === CEILING_LABEL && s.samples.length > 0);
+
+function ceilingCell(w: WorkloadResult, s: Series): string {
+  const share = ofCeiling(w, s);
+  return share === undefined ? "" : percent(share);
 }
 
 /** The ratio, or nothing when Bun fs has no figure to compare with (it failed every run). */
@@ -61,12 +88,15 @@ function workloadTable(w: WorkloadResult, runs: number): string {
   const heading = `### ${w.title} (${w.detail})`;
   if (w.skipped) return `${heading}\n\nSkipped: ${w.skipped}`;
   const { headers, extra } = columnsOf(w.unit);
+  const ceiling = hasCeiling(w);
+  if (ceiling) headers.push(w.unit === "µs" ? "C ceiling p50 / p50" : "% of C ceiling");
   const rows = w.series.map((s) => {
-    if (s.samples.length === 0) return [s.label, emptyReason(s), "", ...(extra ? [""] : []), ""];
+    if (s.samples.length === 0) return [s.label, emptyReason(s), "", ...(extra ? [""] : []), "", ...(ceiling ? [""] : [])];
     const [low, high] = minMax(s.samples);
     const cells = [s.label + sampleNote(s, runs), figure(w.unit, median(s.samples)), `${figure(w.unit, low)} – ${figure(w.unit, high)}`];
     if (extra) cells.push(extra.cell(s));
     cells.push(versusCell(w, s));
+    if (ceiling) cells.push(ceilingCell(w, s));
     return cells;
   });
   const note = w.note ? `${w.note}\n\n` : "";
@@ -79,7 +109,7 @@ function summaryColumn(w: WorkloadResult): string {
   return `${w.id.toUpperCase()} ${w.unit}${w.unit === "µs" ? " p50" : ""}`;
 }
 
-/** Contenders × workloads, each cell the median and its speed-up against Bun fs. */
+/** Contenders × workloads, each cell the median and its speed-up against Bun fs (caio rows: and their share of the C ceiling). */
 export function summaryTable(workloads: WorkloadResult[]): string {
   const ran = workloads.filter((w) => !w.skipped);
   const labels = [...new Set(ran.flatMap((w) => w.series.map((s) => s.label)))];
@@ -89,8 +119,8 @@ export function summaryTable(workloads: WorkloadResult[]): string {
     ...ran.map((w) => {
       const s = w.series.find((x) => x.label === label);
       if (!s || s.samples.length === 0) return "–";
-      const versus = versusCell(w, s);
-      return versus ? `${figure(w.unit, median(s.samples))} (${versus})` : figure(w.unit, median(s.samples));
+      const notes = [versusCell(w, s), s.role === "caio" && hasCeiling(w) ? `${ceilingCell(w, s)} of C` : ""].filter(Boolean);
+      return notes.length > 0 ? `${figure(w.unit, median(s.samples))} (${notes.join(", ")})` : figure(w.unit, median(s.samples));
     }),
   ]);
   return table(headers, rows);
@@ -103,8 +133,15 @@ export function targetsTable(checks: TargetCheck[]): string {
 
 function sweepTable(s: SweepResult): string {
   if (s.skipped) return `### ${s.title}\n\nSkipped: ${s.skipped}`;
-  const rows = s.lines.map((line) => [line.label, ...line.medians.map((m) => (m === undefined ? "–" : figure("IOPS", m)))]);
-  return `### ${s.title} (median IOPS)\n\n${table(["contender", ...s.depths.map(String)], rows)}`;
+  const ceiling = s.lines.find((line) => line.label === CEILING_LABEL);
+  const cell = (line: SweepLine, m: number | undefined, i: number) => {
+    if (m === undefined) return "–";
+    const top = ceiling?.medians[i];
+    return line.role === "caio" && top !== undefined ? `${figure("IOPS", m)} (${percent(m / top)})` : figure("IOPS", m);
+  };
+  const rows = s.lines.map((line) => [line.label, ...line.medians.map((m, i) => cell(line, m, i))]);
+  const caption = ceiling ? "median IOPS; caio rows: share of the C ceiling at that depth" : "median IOPS";
+  return `### ${s.title} (${caption})\n\n${table(["contender", ...s.depths.map(String)], rows)}`;
 }
 
 function rssTable(results: RssResult[]): string {
@@ -129,7 +166,10 @@ export function markdownReport(results: BenchResults, checks: TargetCheck[]): st
     `Medians of ${results.runs} interleaved runs of ${results.seconds} s per contender ` +
       `(sweep: ${results.sweepSeconds} s per point); ${results.fileBytes >> 20} MiB test file on the machine's disk. ` +
       `Ratios are against Bun's \`node:fs/promises\` in the same run; for latency and the FUSE gap, Bun's figure divided by the contender's, ` +
-      `so above 1× is better everywhere. fio and the readSync loop are references, not rivals.`,
+      `so above 1× is better everywhere. fio and the readSync loop are references, not rivals.` +
+      (results.workloads.some(hasCeiling)
+        ? ` Nor is the C io_uring ceiling: "% of C ceiling" is a row's median over the ceiling program's in the same run (for latency, the ceiling's p50 over the row's).`
+        : ""),
     ...results.unavailable.map((u) => `caio ${u.name}: unavailable here (${u.reason}).`),
     "![caio against Bun's fs per workload, and the concurrency sweep](bench.svg)",
     `## Targets\n\n${targetsTable(checks)}`,

@@ -13,6 +13,8 @@ export interface Series {
   role: Role;
   /** Set for caio measured on purpose with something other than aligned buffers. */
   variant?: string;
+  /** Rows of one family (caio's read() on each backend, Python caio's implementations) are charted as one bar, their best. */
+  family?: string;
   /** Per second (bytes for MiB/s), p50 nanoseconds for latency workloads, or milliseconds for the gap. */
   samples: number[];
   /** Latency workloads: each run's p99, nanoseconds. */

@@ -22,6 +22,8 @@ export interface Row<T> {
   label: string;
   role: Role;
   variant?: string;
+  /** Rows of one family are charted as one bar (their best). */
+  family?: string;
   /** Why this row cannot run here; it is listed, with the reason, but never sampled. */
   skipped?: string;
   sample(): Promise<T | undefined>;

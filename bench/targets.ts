@@ -1,5 +1,7 @@
 /** The issue's targets, checked against one run's medians. */
-import { BUN_FS_LABEL } from "./contenders.ts";
+import { CEILING_LABEL } from "./ceiling.ts";
+import { BUN_FS_LABEL, READ_VARIANT } from "./contenders.ts";
+import { PYTHON_CAIO_FAMILY } from "./python-caio.ts";
 import { percent, ratio, withUnit, mib } from "./format.ts";
 import { lowerIsBetter, type BenchResults, type Series, type WorkloadResult } from "./results.ts";
 import { median } from "./stats.ts";
@@ -44,6 +46,52 @@ function compare(w: WorkloadResult | undefined, reference: string, goal: number,
   return { target: name, met, figure: `${best.label} ${withUnit(w.unit, value)} = ${shown} of ${reference} (${withUnit(w.unit, base)})` };
 }
 
+/** Each backend's read() against its own readInto in the same table; met when every backend reaches `goal`. */
+function readVersusReadInto(w: WorkloadResult | undefined, goal: number, name: string): TargetCheck {
+  if (!w) return { target: name, figure: "not run" };
+  const pairs = w.series
+    .filter((s) => s.variant === READ_VARIANT)
+    .map((s) => ({ label: s.label, read: medianOf(w, s.label), readInto: medianOf(w, s.label.replace(`, ${READ_VARIANT}`, "")) }))
+    .filter((p): p is { label: string; read: number; readInto: number } => p.read !== undefined && p.readInto !== undefined);
+  if (pairs.length === 0) return { target: name, figure: "no read() figures in this run" };
+  const shares = pairs.map((p) => ({ ...p, share: p.read / p.readInto }));
+  const figure = shares.map((p) => `${p.label.replace(`, ${READ_VARIANT}`, "")} ${percent(p.share)}`).join(", ");
+  return { target: name, met: shares.every((p) => p.share >= goal), figure: `read() / readInto: ${figure}` };
+}
+
+/** Best caio against the best row of `family` (e.g. Python caio's implementations). */
+function versusFamily(w: WorkloadResult | undefined, family: string, goal: number, name: string): TargetCheck {
+  if (!w) return { target: name, figure: "not run" };
+  const best = bestCaio(w);
+  const rival = w.series
+    .filter((s) => s.family === family && s.samples.length > 0)
+    .sort((a, b) => median(b.samples) - median(a.samples))[0];
+  if (!best || !rival) return { target: name, figure: `no figure for ${best ? family : "any caio backend"}` };
+  const r = median(best.samples) / median(rival.samples);
+  return { target: name, met: r >= goal, figure: `${best.label} ${withUnit(w.unit, median(best.samples))} = ${ratio(r)} ${rival.label} (${withUnit(w.unit, median(rival.samples))})` };
+}
+
+/** The best caio line of a sweep against the C ceiling at each of `depths`; met when every depth reaches `goal`. */
+function sweepVersusCeiling(results: BenchResults, workload: "w1" | "w2", depths: number[], goal: number, name: string): TargetCheck {
+  const sweep = results.sweeps.find((s) => s.workload === workload);
+  if (!sweep) return { target: name, figure: "not run (the sweep)" };
+  if (sweep.skipped) return { target: name, figure: `skipped: ${sweep.skipped}` };
+  const ceiling = sweep.lines.find((l) => l.label === CEILING_LABEL);
+  const caio = sweep.lines.filter((l) => l.role === "caio");
+  const points = depths.map((depth) => {
+    const i = sweep.depths.indexOf(depth);
+    const top = ceiling?.medians[i];
+    const best = Math.max(...caio.map((l) => l.medians[i] ?? 0));
+    return { depth, share: i >= 0 && top !== undefined && best > 0 ? best / top : undefined };
+  });
+  if (points.some((p) => p.share === undefined)) return { target: name, figure: "no ceiling or caio figure at some depth" };
+  return {
+    target: name,
+    met: points.every((p) => p.share! >= goal),
+    figure: `best caio / ceiling: ${points.map((p) => `qd${p.depth} ${percent(p.share!)}`).join(", ")}`,
+  };
+}
+
 function rssCheck(results: BenchResults): TargetCheck {
   const name = `RSS grows ≤ ${RSS_LIMIT_MIB} MiB over the operations after warm-up, every caio backend`;
   const caio = (results.rss ?? []).filter((r) => r.label !== BUN_FS_LABEL);
@@ -62,8 +110,13 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   return [
     compare(w("w1"), BUN_FS_LABEL, 2.0, "W1 best caio ≥ 2.0× Bun fs"),
     compare(w("w1"), READ_SYNC_LABEL, 0.8, "W1 best caio ≥ 80% of a readSync loop", true),
+    compare(w("w1"), CEILING_LABEL, 0.85, "W1 best caio ≥ 85% of the C io_uring ceiling", true),
+    versusFamily(w("w1"), PYTHON_CAIO_FAMILY, 4.0, "W1 best caio ≥ 4× Python caio's best"),
+    readVersusReadInto(w("w1"), 0.8, "W1 read() ≥ 80% of readInto, every backend"),
     compare(w("w2"), FIO_LABEL, 0.9, "W2 best caio ≥ 90% of fio io_uring", true),
+    sweepVersusCeiling(results, "w2", [1, 4, 16, 64], 0.9, "W2 best caio ≥ 90% of the C ceiling at 1, 4, 16 and 64 in flight (sweep)"),
     compare(w("w3"), BUN_FS_LABEL, 1.0, "W3 best caio p50 ≤ Bun fs p50"),
+    compare(w("w3"), CEILING_LABEL, 1.5, "W3 best caio p50 ≤ 1.5× the C ceiling's p50"),
     compare(w("w4"), BUN_FS_LABEL, 1.0, "W4 best caio ≥ 1.0× Bun fs"),
     compare(w("w5"), BUN_FS_LABEL, 1.5, "W5 best caio ≥ 1.5× Bun fs"),
     rssCheck(results),

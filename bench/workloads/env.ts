@@ -1,10 +1,12 @@
 /** What every workload gets: options, files, the contenders that can run here, and the references. */
+import { CEILING_LABEL, runCeilingFiles, runCeilingReads, type CeilingFilesJob, type CeilingReadsJob, type CeilingReadsResult } from "../ceiling.ts";
 import type { Access, Contender, OpenedFile } from "../contenders.ts";
 import type { BenchFiles } from "../files.ts";
 import { warmPageCache } from "../files.ts";
 import { runFio, type FioJob, type FioResult } from "../fio.ts";
 import { runNode, type NodeJob } from "../node.ts";
 import type { BenchOptions } from "../options.ts";
+import type { PythonCaio } from "../python-caio.ts";
 import type { Series } from "../results.ts";
 import { failed, type Row } from "../run.ts";
 import type { LoopShape, ReadFn, WriteFn } from "../shared/loops.mjs";
@@ -18,9 +20,13 @@ export interface BenchEnv {
   fioSkipped?: string;
   /** Why Node rows are empty, or undefined when node runs. */
   nodeSkipped?: string;
+  /** Why the C ceiling rows are empty, or undefined when the ceiling programs are built. */
+  ceilingSkipped?: string;
+  /** Python caio's venv, or why its rows are skipped; undefined when no workload needs it. */
+  pythonCaio?: PythonCaio;
 }
 
-/** The contenders every workload runs; W1 adds the caio variants (plain buffers). */
+/** The contenders every workload runs; W1 adds the caio variants (plain buffers, read()). */
 export function standardContenders(env: BenchEnv): Contender[] {
   return env.contenders.filter((c) => !c.variant);
 }
@@ -46,6 +52,7 @@ export function contenderRow<T>(
     label: contender.label,
     role: contender.role,
     variant: contender.variant,
+    family: contender.family,
     skipped: contender.unsupported(access),
     async sample() {
       if (access === "cached") warmPageCache(path);
@@ -95,12 +102,44 @@ export function fioRow<T>(name: string, env: BenchEnv, job: Omit<FioJob, "file" 
   };
 }
 
+/** The C ceiling program (bench/ceiling-reads.c) on the same file, offsets, block size and depth. */
+export function ceilingRow<T>(name: string, env: BenchEnv, job: Omit<CeilingReadsJob, "file">, pick: (result: CeilingReadsResult) => T): Row<T> {
+  return {
+    label: CEILING_LABEL,
+    role: "ceiling",
+    skipped: env.ceilingSkipped,
+    async sample() {
+      if (!job.direct) warmPageCache(env.files.readPath);
+      const result = await runCeilingReads({ ...job, file: env.files.readPath });
+      if ("error" in result) return failed(name, CEILING_LABEL, result.error);
+      return pick(result);
+    },
+  };
+}
+
+/**
+ * The C ceiling of a many-small-files workload (bench/ceiling-files.c): files per second
+ * through linked OPENAT → READ → CLOSE chains over the files of `job.dir`, 64 in flight.
+ */
+export function ceilingFilesRow(name: string, env: BenchEnv, job: CeilingFilesJob): Row<number> {
+  return {
+    label: CEILING_LABEL,
+    role: "ceiling",
+    skipped: env.ceilingSkipped,
+    async sample() {
+      const result = await runCeilingFiles(job);
+      return "error" in result ? failed(name, CEILING_LABEL, result.error) : result.filesPerSecond;
+    },
+  };
+}
+
 /** Rows and their samples as report series, in row order. */
 export function seriesOf<T>(rows: Row<T>[], samples: Map<string, T[]>, figure: (value: T) => number): Series[] {
   return rows.map((row) => ({
     label: row.label,
     role: row.role,
     variant: row.variant,
+    family: row.family,
     samples: samples.get(row.label)!.map(figure),
     skipped: row.skipped,
   }));
