@@ -36,11 +36,14 @@ function openFlags(fd: number): number | undefined {
   }
 }
 
-function misalignment(views: readonly ArrayBufferView[], offset: number, block: number): string[] {
+/** Memory an operation used: a caller's view, or (caio's own, always aligned) just its length. */
+export type UsedMemory = ArrayBufferView | { byteLength: number };
+
+function misalignment(views: readonly UsedMemory[], offset: number, block: number): string[] {
   const wrong: string[] = [];
   views.forEach((view, i) => {
     const which = views.length > 1 ? `buffers[${i}] ` : "";
-    if (view.byteLength > 0 && ptr(view as Uint8Array) % block !== 0) wrong.push(`${which}buffer address`);
+    if (view.byteLength > 0 && ArrayBuffer.isView(view) && ptr(view as Uint8Array) % block !== 0) wrong.push(`${which}buffer address`);
     if (view.byteLength % block !== 0) wrong.push(`${which}length ${view.byteLength}`);
   });
   if (offset % block !== 0) wrong.push(`offset ${offset}`);
@@ -54,7 +57,7 @@ function misalignment(views: readonly ArrayBufferView[], offset: number, block: 
 export function diagnoseTransfer(
   result: number,
   fd: number,
-  views: readonly ArrayBufferView[],
+  views: readonly UsedMemory[],
   offset: number,
   backend: string,
 ): Diagnosis {
@@ -71,7 +74,7 @@ export function diagnoseTransfer(
  * Explains an EINVAL from a read or write of `views` (one, or a readv/writev list) on
  * `fd`: a directory becomes EISDIR, O_DIRECT gets the alignment rule.
  */
-export function diagnoseInvalid(fd: number, views: readonly ArrayBufferView[], offset: number): Diagnosis {
+export function diagnoseInvalid(fd: number, views: readonly UsedMemory[], offset: number): Diagnosis {
   let stats;
   try {
     stats = fstatSync(fd);

@@ -14,7 +14,7 @@ import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV } from "./b
 import { isBackendName, openBackend, type Backend, type BackendName } from "./backends/index.ts";
 import { MAX_THREADS } from "./backends/thread.ts";
 import { allocNative, dropNative, ENOMEM } from "./bounce.ts";
-import { diagnoseTransfer } from "./diagnose.ts";
+import { diagnoseTransfer, type UsedMemory } from "./diagnose.ts";
 import { contextClosed, invalidArgType, outOfRange, systemError } from "./errors.ts";
 import { Scheduler, type Opcode, type Stats, type VectorOpcode } from "./scheduler.ts";
 import { openDefaultBackend } from "./select.ts";
@@ -31,11 +31,10 @@ import {
   type OperationOptions,
   type ParsedOptions,
 } from "./validate.ts";
-import { freshOwnView } from "./views.ts";
 import { FileOps, type AllocateOptions, type MkdirOptions, type StatOptions } from "./file/ops.ts";
 import type { BigFileStats, FileStats } from "./file/stats.ts";
 import { readFile, writeFile, type ReadFileOptions, type WriteFileOptions } from "./file/whole.ts";
-import { alignedIn, allocReadBuffer, DIRECT_IO_ALIGNMENT, readResult } from "./readbuffers.ts";
+import { alignedIn, allocReadBuffer, DIRECT_IO_ALIGNMENT, readBufferView, readResult } from "./readbuffers.ts";
 
 export type { BackendName } from "./backends/index.ts";
 export { AbortError, type CodedError, type SystemError } from "./errors.ts";
@@ -185,13 +184,14 @@ export class Context {
     if (buffer === ENOMEM) throw systemError(ENOMEM, "read");
     let result: number;
     try {
-      result = await this.#scheduler.enqueue(OP_READ, fd, position, freshOwnView(buffer), parsed, true);
+      result = await this.#scheduler.enqueue(OP_READ, fd, position, readBufferView(buffer), parsed, true);
     } catch (error) {
       dropNative(buffer);
       throw error;
     }
     if (result < 0) {
-      const error = transferError(result, "read", fd, buffer, position, this.backend);
+      // caio's own memory is page aligned: only the length and the offset can be wrong for O_DIRECT.
+      const error = transferError(result, "read", fd, { byteLength: nbytes }, position, this.backend);
       dropNative(buffer);
       throw error;
     }
@@ -392,11 +392,11 @@ function transferError(
   result: number,
   syscall: "read" | "write" | "readv" | "writev",
   fd: number,
-  views: ArrayBufferView | readonly ArrayBufferView[],
+  views: UsedMemory | readonly ArrayBufferView[],
   offset: number,
   backend: BackendName,
 ) {
-  const { errno, hint } = diagnoseTransfer(result, fd, ArrayBuffer.isView(views) ? [views] : views, offset, backend);
+  const { errno, hint } = diagnoseTransfer(result, fd, Array.isArray(views) ? views : [views as UsedMemory], offset, backend);
   return systemError(errno, syscall, hint);
 }
 

@@ -1,6 +1,7 @@
 /** Memory for reads: caio's own native memory the kernel fills directly, handed to the caller without a copy. */
 import { ptr } from "bun:ffi";
-import { allocNative, dropNative, ENOMEM } from "./bounce.ts";
+import { allocNative, dropNative, ENOMEM, hasNativeMemory } from "./bounce.ts";
+import { freshOwnView, type OwnView } from "./views.ts";
 
 /** O_DIRECT needs buffers aligned to the logical block size; a page covers every device. */
 export const DIRECT_IO_ALIGNMENT = 4096;
@@ -12,16 +13,34 @@ export function alignedIn(backing: ArrayBuffer | SharedArrayBuffer, size: number
 }
 
 /**
- * Buffers for read(): caio's own native memory, private until the read settles, so the
- * kernel fills them directly. Block-multiple sizes are page aligned so they also work on
- * O_DIRECT descriptors. ENOMEM when there is no memory.
+ * Reads up to this size land in a JavaScript Buffer, copied there from pooled native
+ * memory at completion: wrapping a new native block in an ArrayBuffer (toArrayBuffer
+ * with a deallocator, then its collection) costs a few microseconds per read, more
+ * than copying 32 KiB. Larger reads get a native block of their own, filled in place.
+ */
+export const COPY_READS_UP_TO = 32 * 1024;
+
+/**
+ * Buffers for read(), private until the read settles: up to COPY_READS_UP_TO an
+ * ordinary Buffer (the kernel fills a page-aligned bounce region, see readBufferView),
+ * above it caio's own native memory the kernel fills directly. Either way block-multiple
+ * sizes work on O_DIRECT descriptors. ENOMEM when there is no memory.
  */
 export function allocReadBuffer(nbytes: number): Buffer | typeof ENOMEM {
   if (nbytes === 0) return Buffer.alloc(0);
+  // Never shown uninitialised: a full read overwrites it, a short one is copied out (readResult).
+  if (nbytes <= COPY_READS_UP_TO && hasNativeMemory()) return Buffer.allocUnsafeSlow(nbytes);
   const aligned = nbytes >= 512 && nbytes % 512 === 0;
   const native = allocNative(nbytes, aligned ? DIRECT_IO_ALIGNMENT : 16, false);
   if (native !== undefined) return native;
   return aligned ? alignedIn(new ArrayBuffer(nbytes + DIRECT_IO_ALIGNMENT), nbytes, DIRECT_IO_ALIGNMENT) : Buffer.alloc(nbytes);
+}
+
+/** The scheduler's record of a read buffer: bounced, when it is not native memory, through a page-aligned region. */
+export function readBufferView(buffer: Buffer): OwnView {
+  const view = freshOwnView(buffer);
+  view.pageAligned = true;
+  return view;
 }
 
 /**

@@ -66,6 +66,11 @@ export interface OwnView {
   block: object | null | undefined;
   /** Address of bytes[0]; -1 until looked up. */
   address: number;
+  /**
+   * Bounce this memory through a page-aligned region rather than one at the same page
+   * offset: read()'s own buffers, whose block-multiple sizes must work on O_DIRECT.
+   */
+  pageAligned?: boolean;
 }
 
 /** A record for memory caio just made its own view of (not cached). */

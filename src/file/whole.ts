@@ -10,7 +10,7 @@
 import { OP_FDSYNC, OP_READ, OP_WRITE } from "../backends/backend.ts";
 import { dropNative, ENOMEM } from "../bounce.ts";
 import { errorWithCode, invalidArgType, invalidArgValue, pathError, systemError } from "../errors.ts";
-import { allocReadBuffer, readResult } from "../readbuffers.ts";
+import { allocReadBuffer, readBufferView, readResult } from "../readbuffers.ts";
 import { parseOptions, toWritableBytes, type ParsedOptions } from "../validate.ts";
 import { freshOwnView, type OwnView } from "../views.ts";
 import { parseFlags, parseMode } from "./flags.ts";
@@ -137,7 +137,7 @@ async function readAt(files: FileOps, fd: number, length: number, position: numb
   if (buffer === ENOMEM) throw systemError(ENOMEM, "read");
   let result: number;
   try {
-    result = await files.scheduler.enqueue(OP_READ, fd, position, freshOwnView(buffer), options, true);
+    result = await files.scheduler.enqueue(OP_READ, fd, position, readBufferView(buffer), options, true);
   } catch (error) {
     dropNative(buffer);
     throw error;

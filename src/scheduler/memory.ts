@@ -66,6 +66,12 @@ function knownBlock(known: OwnView): NativeBlock | undefined {
   return (known.block as NativeBlock | null) ?? undefined;
 }
 
+/** The address whose page offset a bounce region for `view` keeps (O_DIRECT then refuses or accepts it alike). */
+function likeAddressOf(op: Operation, view: Uint8Array): number {
+  if (!op.known) return addressOf(view);
+  return op.known.pageAligned ? 0 : knownAddress(op.known);
+}
+
 /** Address of an own view's first byte, taken once: the memory of an attached view does not move. */
 function knownAddress(known: OwnView): number {
   if (known.address < 0) known.address = addressOf(known.bytes);
@@ -88,7 +94,7 @@ export function claimMemory(op: Operation): Claim {
     if (pinned !== SAFE) op.hold = pinned.handle;
     return true;
   }
-  const region = takeBounce(op, Math.min(op.length, MAX_TRANSFER), op.known ? knownAddress(op.known) : addressOf(view));
+  const region = takeBounce(op, Math.min(op.length, MAX_TRANSFER), likeAddressOf(op, view));
   if (!region) return ENOMEM;
   if (op.opcode === OP_WRITE) copyBytes(region, view.subarray(0, region.length));
   op.io = region;
