@@ -35,7 +35,7 @@ import {
 } from "../src/backends/backend.ts";
 import { Context, nativeLibrary, type BackendName } from "../src/index.ts";
 import { Scheduler } from "../src/scheduler.ts";
-import { backends, repoRoot, reportSkip, runBun, tempDir, tempFile } from "./helpers.ts";
+import { backends, growableBufferProblem, repoRoot, reportSkip, runBun, SLOWDOWN, tempDir, tempFile } from "./helpers.ts";
 
 /**
  * With the native library loaded, the kernel only ever sees caio's own native memory:
@@ -52,7 +52,7 @@ const ABORT_COUNT = 65_536;
  * Generous: the goal is under 100 ms. One listener removal or one cancel per operation,
  * O(N²) in all, took 2.4–20 s here for 65,536 operations.
  */
-const ABORT_BUDGET_MS = 1000;
+const ABORT_BUDGET_MS = 1000 * SLOWDOWN;
 /** Issuing the operations on one signal must not be quadratic either (5–20 s before). */
 const ISSUE_BUDGET_MS = 2000;
 
@@ -852,7 +852,9 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend: hostile ar
     expect(ctx.stats.bounced).toBe(NATIVE_MEMORY ? 1 : 0);
   });
 
-  it("a growable SharedArrayBuffer grown right after the call is not taken for detached: each operation moves the bytes its view had at the call", async () => {
+  const growable = backend.available ? growableBufferProblem() : undefined;
+  if (growable) console.log(`[skip] ${name}: growable SharedArrayBuffer test: ${growable}`);
+  test.skipIf(!backend.available || growable !== undefined)("a growable SharedArrayBuffer grown right after the call is not taken for detached: each operation moves the bytes its view had at the call", async () => {
     const source = pattern(4096, 5);
     using file = tempFile(source);
     using out = tempFile();
