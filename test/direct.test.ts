@@ -28,7 +28,7 @@ function fdinfoProblem(): string | undefined {
   using direct = openDirect(file.path);
   const flags = parseInt(/^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${direct.fd}`, "utf8"))?.[1] ?? "0", 8);
   if (flags & constants.O_DIRECT) return undefined;
-  return `/proc/self/fdinfo shows flags 0${flags.toString(8)} for an O_DIRECT descriptor, without this process's O_DIRECT (0${constants.O_DIRECT.toString(8)}): the kernel's flag encoding differs (qemu-user)`;
+  return `/proc/self/fdinfo shows flags 0${flags.toString(8)} for an O_DIRECT descriptor, without this process's O_DIRECT (0${constants.O_DIRECT.toString(8)}): the kernel reports another architecture's flag encoding, as under qemu-user`;
 }
 
 /** Lets the per-tick flush run: it is a microtask queued by the first operation of the tick. */
