@@ -18,6 +18,19 @@ function openDirect(path: string): { fd: number } & Disposable {
   return { fd, [Symbol.dispose]: () => closeSync(fd) };
 }
 
+/**
+ * Why /proc/self/fdinfo cannot tell an O_DIRECT descriptor here, or undefined. caio's
+ * EINVAL hint reads the open flags there; under qemu-user they are the host kernel's
+ * encoding (x86-64's O_DIRECT is 040000, arm64's 0200000), not this process's.
+ */
+function fdinfoProblem(): string | undefined {
+  using file = tempFile(pattern(1));
+  using direct = openDirect(file.path);
+  const flags = parseInt(/^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${direct.fd}`, "utf8"))?.[1] ?? "0", 8);
+  if (flags & constants.O_DIRECT) return undefined;
+  return `/proc/self/fdinfo shows flags 0${flags.toString(8)} for an O_DIRECT descriptor, without this process's O_DIRECT (0${constants.O_DIRECT.toString(8)}): the kernel reports another architecture's flag encoding, as under qemu-user`;
+}
+
 /** Lets the per-tick flush run: it is a microtask queued by the first operation of the tick. */
 async function afterFlush(): Promise<void> {
   await Promise.resolve();
@@ -86,7 +99,9 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend with O_DIRE
     expect(readFileSync(file.path).equals(data)).toBe(true);
   });
 
-  it("misaligned O_DIRECT requests fail with EINVAL that names the alignment rule", async () => {
+  const fdinfo = backend.available ? fdinfoProblem() : undefined;
+  if (fdinfo) console.log(`[skip] ${name}: O_DIRECT alignment hint: ${fdinfo}`);
+  test.skipIf(!backend.available || fdinfo !== undefined)("misaligned O_DIRECT requests fail with EINVAL that names the alignment rule", async () => {
     using file = tempFile(pattern(4));
     using direct = openDirect(file.path);
     const { fd } = direct;

@@ -9,6 +9,8 @@ export interface BackendCase {
   name: BackendName;
   available: boolean;
   reason?: string;
+  /** Initialises here but CAIO_TEST_BACKENDS left it out of this run. */
+  leftOut?: true;
 }
 
 async function probe(name: BackendName): Promise<BackendCase> {
@@ -20,10 +22,24 @@ async function probe(name: BackendName): Promise<BackendCase> {
   }
 }
 
-/** Every backend caio knows, with whether it initialises on this machine and why not. */
-export const backends: BackendCase[] = await Promise.all(BACKEND_NAMES.map(probe));
+const probed: BackendCase[] = await Promise.all(BACKEND_NAMES.map(probe));
 
-export const availableBackends = backends.filter((b) => b.available).map((b) => b.name);
+/** Backends that initialise on this machine, whatever CAIO_TEST_BACKENDS says. */
+export const availableBackends = probed.filter((b) => b.available).map((b) => b.name);
+
+/**
+ * CAIO_TEST_BACKENDS=thread,uring runs the backend matrix over those backends only (the
+ * arm64 run under qemu-user leaves out js, whose code is the same on every architecture);
+ * the others are skipped with that reason.
+ */
+const chosen = process.env.CAIO_TEST_BACKENDS?.split(",").map((name) => name.trim()).filter(Boolean);
+
+/** Every backend caio knows, with whether the suite runs over it here and why not. */
+export const backends: BackendCase[] = probed.map((b) =>
+  !chosen || chosen.includes(b.name) || !b.available
+    ? b
+    : { name: b.name, available: false, leftOut: true, reason: `left out of this run by CAIO_TEST_BACKENDS=${chosen.join(",")}` },
+);
 
 /** Prints why a backend's suite is skipped, so a skip is never silent. */
 export function reportSkip(backend: BackendCase): void {
@@ -86,6 +102,34 @@ export function isRoot(): boolean {
   return process.getuid?.() === 0;
 }
 
+/**
+ * CAIO_TEST_SLOWDOWN=10 stretches hang detectors (runBun's kill timeout) and time budgets
+ * (how long an abort or a polling period may take) for an emulated run: under qemu-user
+ * JavaScript runs about 10 times slower (the 65,536-op abort took 2.4-4.9 s emulated, over its 1 s budget). The
+ * properties are still checked; only the time limits change.
+ */
+export const SLOWDOWN = Math.max(1, Number(process.env.CAIO_TEST_SLOWDOWN) || 1);
+
+let growableProblem: string | null | undefined;
+
+/**
+ * Why a growable buffer with a small maxByteLength cannot be used in this runtime, or
+ * undefined when it can. Bun aborts the whole process ("mprotect failed") under
+ * qemu-user 7.2, which answers mprotect(addr, 0) with ENOMEM; a real kernel returns 0.
+ * Checked once, in a child process, since a failure takes the process down.
+ */
+export function growableBufferProblem(): string | undefined {
+  if (growableProblem === undefined) {
+    const child = Bun.spawnSync(
+      [process.execPath, "-e", "new SharedArrayBuffer(16, { maxByteLength: 64 }).grow(32); new ArrayBuffer(16, { maxByteLength: 64 }).resize(32)"],
+      { stdout: "pipe", stderr: "pipe", timeout: 20_000 * SLOWDOWN },
+    );
+    const said = child.stderr.toString().trim().split("\n")[0] ?? "";
+    growableProblem = child.exitCode === 0 ? null : `growable buffers with a small maxByteLength abort this Bun (exit ${child.exitCode ?? child.signalCode}: ${said})`;
+  }
+  return growableProblem ?? undefined;
+}
+
 export interface RunResult {
   /** null when the process was killed (a hang) */
   exitCode: number | null;
@@ -107,7 +151,7 @@ export async function runBun(
   const child = Bun.spawn([...wrapper, process.execPath, script], {
     stdout: "pipe",
     stderr: "pipe",
-    timeout: 20_000,
+    timeout: 20_000 * SLOWDOWN,
     env: { ...process.env, ...env },
   });
   const [exitCode, stdout, stderr] = await Promise.all([

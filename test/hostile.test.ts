@@ -36,7 +36,7 @@ import {
 import { Context, nativeLibrary, type BackendName } from "../src/index.ts";
 import { Scheduler } from "../src/scheduler.ts";
 import { freshOwnView } from "../src/views.ts";
-import { backends, repoRoot, reportSkip, runBun, tempDir, tempFile } from "./helpers.ts";
+import { backends, growableBufferProblem, repoRoot, reportSkip, runBun, SLOWDOWN, tempDir, tempFile } from "./helpers.ts";
 
 /**
  * With the native library loaded, the kernel only ever sees caio's own native memory:
@@ -53,9 +53,9 @@ const ABORT_COUNT = 65_536;
  * Generous: the goal is under 100 ms. One listener removal or one cancel per operation,
  * O(N²) in all, took 2.4–20 s here for 65,536 operations.
  */
-const ABORT_BUDGET_MS = 1000;
+const ABORT_BUDGET_MS = 1000 * SLOWDOWN;
 /** Issuing the operations on one signal must not be quadratic either (5–20 s before). */
-const ISSUE_BUDGET_MS = 2000;
+const ISSUE_BUDGET_MS = 2000 * SLOWDOWN;
 
 /** How long a promise may stay unsettled before it counts as a hang (these are page-cache I/O). */
 const HANG_MS = 1500;
@@ -853,7 +853,9 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend: hostile ar
     expect(ctx.stats.bounced).toBe(NATIVE_MEMORY ? 1 : 0);
   });
 
-  it("a growable SharedArrayBuffer grown right after the call is not taken for detached: each operation moves the bytes its view had at the call", async () => {
+  const growable = backend.available ? growableBufferProblem() : undefined;
+  if (growable) console.log(`[skip] ${name}: growable SharedArrayBuffer test: ${growable}`);
+  test.skipIf(!backend.available || growable !== undefined)("a growable SharedArrayBuffer grown right after the call is not taken for detached: each operation moves the bytes its view had at the call", async () => {
     const source = pattern(4096, 5);
     using file = tempFile(source);
     using out = tempFile();
@@ -931,7 +933,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend: hostile ar
         expect(result.abortMs).toBeLessThan(ABORT_BUDGET_MS);
         expect(result.issueMs).toBeLessThan(ISSUE_BUDGET_MS);
       },
-      30_000,
+      30_000 * SLOWDOWN,
     );
   }
 });

@@ -9,7 +9,7 @@ import { closeSync, constants, openSync, readlinkSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { WakeSocket } from "../src/backends/wake.ts";
 import { allocAligned, Context, type BackendName } from "../src/index.ts";
-import { backends, namedThreads, namedThreadsAfterJoin, openDescriptors, repoRoot, reportSkip, runBun, tempDir } from "./helpers.ts";
+import { backends, namedThreads, namedThreadsAfterJoin, openDescriptors, repoRoot, reportSkip, runBun, SLOWDOWN, tempDir } from "./helpers.ts";
 import { runWakeSoak, writeIndexedFile } from "./support/wake.ts";
 
 /** Backends that start a relay thread for the kernel's eventfd. */
@@ -101,7 +101,7 @@ describe("wake socket fallback", () => {
       await Bun.sleep(10);
       expect(wakes).toBe(0);
       wake.hold();
-      await Bun.sleep(50);
+      await Bun.sleep(50 * SLOWDOWN);
       const held = wakes;
       expect(held).toBeGreaterThan(5);
       wake.release();
