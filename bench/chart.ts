@@ -109,6 +109,9 @@ const WORKLOAD_CAPTIONS: Record<ChartedId, string> = {
   w3: "W3 cached 4K qd1 p50",
   w4: "W4 cached 1 MiB sequential",
   w5: "W5 4K writes + fdatasync",
+  w6read: "W6 readFile 4K ×64",
+  w6stat: "W6 stat ×64",
+  w6write: "W6 writeFile 4K ×64",
 };
 
 /** Powers of two from `low` to `high`, for a log-scale ratio axis. */

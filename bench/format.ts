@@ -5,6 +5,7 @@ export function figure(unit: Unit, value: number): string {
   switch (unit) {
     case "IOPS":
     case "writes/s":
+    case "files/s":
       return `${(value / 1000).toFixed(1)}K`;
     case "MiB/s":
       return (value / 2 ** 20).toFixed(0);

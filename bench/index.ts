@@ -5,18 +5,19 @@
  *   W1 cached 4 KiB random reads, 64 in flight        W2 the same with O_DIRECT
  *   W3 cached 4 KiB reads one at a time: p50 / p99    W4 cached 1 MiB sequential reads
  *   W5 4 KiB random writes, 64 in flight, one fdatasync per 64 writes
+ *   W6 10,000 files of 4 KiB, 64 in flight: readFile, stat and writeFile (three tables)
  *   gap: the longest event-loop gap while 64 reads of a 5 ms-per-read FUSE file are in flight
  *        (needs root, /dev/fuse and python3-fusepy; skipped with the reason otherwise)
  *   sweep: W1 and W2 at 1 … 1024 in flight            rss: RSS growth over 1,000,000 reads
  *
  * References beside the contenders: Node (subprocess), fio, a readSync loop, the C io_uring
- * ceiling (bench/ceiling-*.c, liburing, compiled here; W1–W3 and the sweep) and Python caio
+ * ceiling (bench/ceiling-*.c, liburing, compiled here; W1–W3, W6 readFile and the sweep) and Python caio
  * from PyPI in a venv under bench/.data (W1, W2); W1 also measures caio's read() per backend.
  *
  * Writes docs/bench.md and docs/bench.svg (a --quick or --only run writes them under
  * bench/.data/report instead, so the committed full-run report stays as it is).
  *
- *   bun run bench                                  # full run, about 15 minutes
+ *   bun run bench                                  # full run, about 16 minutes (W6 about 70 s)
  *   bun run bench -- --quick                       # about a minute; smoke figures only
  *   bun run bench -- --only w1,w3 --runs 5 --seconds 3
  *   bun bench/index.ts --replot                    # redraw docs/ from docs/bench.json
@@ -42,23 +43,26 @@ import { checkTargets } from "./targets.ts";
 import type { BenchEnv } from "./workloads/env.ts";
 import { w3 } from "./workloads/latency.ts";
 import { w1, w2 } from "./workloads/random-read.ts";
+import { w6 } from "./workloads/many-files.ts";
 import { w5 } from "./workloads/random-write.ts";
 import { rss } from "./workloads/rss.ts";
 import { w4 } from "./workloads/sequential.ts";
 import { slowFsGap } from "./workloads/slowfs-gap.ts";
 import { sweeps } from "./workloads/sweep.ts";
 
-const WORKLOADS: [WorkloadResult["id"], (env: BenchEnv) => Promise<WorkloadResult>][] = [
+/** W6 gives three tables (readFile, stat, writeFile); the others one each. */
+const WORKLOADS: [WorkloadId, (env: BenchEnv) => Promise<WorkloadResult | WorkloadResult[]>][] = [
   ["w1", w1],
   ["w2", w2],
   ["w3", w3],
   ["w4", w4],
   ["w5", w5],
+  ["w6", w6],
   ["gap", slowFsGap],
 ];
 
-/** The workloads with C ceiling rows (bench/ceiling.ts builds the programs only for them); W6 joins with ceilingFilesRow. */
-const CEILING_WORKLOADS: WorkloadId[] = ["w1", "w2", "w3", "sweep"];
+/** The workloads with C ceiling rows (bench/ceiling.ts builds the programs only for them). */
+const CEILING_WORKLOADS: WorkloadId[] = ["w1", "w2", "w3", "w6", "sweep"];
 /** The workloads with Python caio rows (the venv is made only for them). */
 const PYTHON_CAIO_WORKLOADS: WorkloadId[] = ["w1", "w2"];
 
@@ -123,7 +127,7 @@ const results: BenchResults = {
 for (const [id, run] of WORKLOADS) {
   if (!options.only.has(id)) continue;
   progress(`${id.toUpperCase()}: starting`);
-  results.workloads.push(await run(env));
+  results.workloads.push(...[await run(env)].flat());
 }
 if (options.only.has("sweep")) results.sweeps = await sweeps(env);
 if (options.only.has("rss")) results.rss = await rss(env);

@@ -106,6 +106,7 @@ function workloadTable(w: WorkloadResult, runs: number): string {
 /** The summary's column for a workload: its id and unit, unless a name says more. */
 function summaryColumn(w: WorkloadResult): string {
   if (w.id === "gap") return "FUSE gap ms";
+  if (w.id.startsWith("w6")) return `W6 ${w.title.split(" ")[1]} ${w.unit}`;
   return `${w.id.toUpperCase()} ${w.unit}${w.unit === "µs" ? " p50" : ""}`;
 }
 
@@ -166,7 +167,7 @@ export function markdownReport(results: BenchResults, checks: TargetCheck[]): st
     `Medians of ${results.runs} interleaved runs of ${results.seconds} s per contender ` +
       `(sweep: ${results.sweepSeconds} s per point); ${results.fileBytes >> 20} MiB test file on the machine's disk. ` +
       `Ratios are against Bun's \`node:fs/promises\` in the same run; for latency and the FUSE gap, Bun's figure divided by the contender's, ` +
-      `so above 1× is better everywhere. fio and the readSync loop are references, not rivals.` +
+      `so above 1× is better everywhere. fio and the synchronous loops (readSync, readFileSync, statSync, writeFileSync) are references, not rivals.` +
       (results.workloads.some(hasCeiling)
         ? ` Nor is the C io_uring ceiling: "% of C ceiling" is a row's median over the ceiling program's in the same run (for latency, the ceiling's p50 over the row's).`
         : ""),

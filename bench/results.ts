@@ -2,7 +2,7 @@
 import type { Role } from "./contenders.ts";
 import type { Machine } from "./machine.ts";
 
-export type Unit = "IOPS" | "MiB/s" | "writes/s" | "µs" | "ms";
+export type Unit = "IOPS" | "MiB/s" | "writes/s" | "files/s" | "µs" | "ms";
 
 /** Latency (µs) and event-loop gaps (ms): the smaller figure wins. */
 export const lowerIsBetter = (unit: Unit) => unit === "µs" || unit === "ms";
@@ -26,7 +26,8 @@ export interface Series {
 }
 
 export interface WorkloadResult {
-  id: "w1" | "w2" | "w3" | "w4" | "w5" | "gap";
+  /** W6 is three tables: readFile, stat and writeFile. */
+  id: "w1" | "w2" | "w3" | "w4" | "w5" | "w6read" | "w6stat" | "w6write" | "gap";
   title: string;
   /** The parameters in a few words, for the table caption. */
   detail: string;

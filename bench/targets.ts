@@ -119,6 +119,10 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     compare(w("w3"), CEILING_LABEL, 1.5, "W3 best caio p50 ≤ 1.5× the C ceiling's p50"),
     compare(w("w4"), BUN_FS_LABEL, 1.0, "W4 best caio ≥ 1.0× Bun fs"),
     compare(w("w5"), BUN_FS_LABEL, 1.5, "W5 best caio ≥ 1.5× Bun fs"),
+    compare(w("w6read"), BUN_FS_LABEL, 3.0, "W6 readFile best caio ≥ 3× Bun fs.promises.readFile"),
+    compare(w("w6read"), CEILING_LABEL, 0.5, "W6 readFile best caio ≥ 50% of the C io_uring ceiling", true),
+    compare(w("w6stat"), BUN_FS_LABEL, 3.0, "W6 stat best caio ≥ 3× Bun fs.promises.stat"),
+    compare(w("w6write"), BUN_FS_LABEL, 2.0, "W6 writeFile best caio ≥ 2× Bun fs.promises.writeFile"),
     rssCheck(results),
   ];
 }
