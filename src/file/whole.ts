@@ -7,7 +7,8 @@
  * writeFile opens, writes everything (short writes continue where they stopped),
  * fdatasyncs if asked, and closes.
  */
-import { OP_FDSYNC, OP_READ, OP_WRITE } from "../backends/backend.ts";
+import { constants } from "node:fs";
+import { OP_FDSYNC, OP_FTRUNCATE, OP_READ, OP_WRITE } from "../backends/backend.ts";
 import { dropNative, ENOMEM } from "../bounce.ts";
 import { errorWithCode, invalidArgType, invalidArgValue, pathError, systemError } from "../errors.ts";
 import { allocReadBuffer, readBufferView, readResult } from "../readbuffers.ts";
@@ -24,6 +25,7 @@ const LAST_CHUNK = 1024 * 1024;
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const EIO = -5;
+const EINVAL = -22;
 
 export interface ReadFileOptions {
   /** Decode to a string with this encoding; a Buffer otherwise. */
@@ -163,10 +165,15 @@ export async function writeFile(files: FileOps, path: unknown, data: unknown, op
   if (sync !== undefined && typeof sync !== "boolean") throw invalidArgType("options.sync", "of type boolean", sync);
   const parsed = signalOnly(signal);
   files.ready();
-  const fd = await files.openRaw(checked, flags, parsedMode, parsed);
+  // ext4 writes a file truncated to zero and rewritten back to disk inside close(2)
+  // (auto_da_alloc): with O_TRUNC, writeFile ran ~10x slower than Bun's. So, as Bun does,
+  // the file is opened without it, written, then cut to the bytes written.
+  const cutAfter = (flags & constants.O_TRUNC) !== 0 && (flags & constants.O_APPEND) === 0;
+  const fd = await files.openRaw(checked, cutAfter ? flags & ~constants.O_TRUNC : flags, parsedMode, parsed);
   if (fd < 0) throw pathError(fd, "open", checked.shown);
   try {
     await writeAll(files, fd, bytes, typeof data === "string", parsed);
+    if (cutAfter) await cutAt(files, fd, bytes.bytes.length, parsed);
     if (sync) {
       const synced = await files.scheduler.enqueue(OP_FDSYNC, fd, 0, null, parsed);
       if (synced < 0) throw systemError(synced, "fdatasync");
@@ -177,6 +184,12 @@ export async function writeFile(files: FileOps, path: unknown, data: unknown, op
   }
   const closed = await files.closeRaw(fd);
   if (closed < 0) throw systemError(closed, "close");
+}
+
+/** ftruncate(fd, length); EINVAL (a FIFO, a character device: nothing to cut) is no error. */
+async function cutAt(files: FileOps, fd: number, length: number, options: ParsedOptions): Promise<void> {
+  const result = await files.scheduler.enqueueFile(OP_FTRUNCATE, fd, length, null, options);
+  if (result < 0 && result !== EINVAL) throw systemError(result, "ftruncate");
 }
 
 /** Writes every byte from offset 0 (O_APPEND files append whatever the offset); a short write continues where it stopped. */
