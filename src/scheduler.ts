@@ -57,6 +57,26 @@ export type VectorOpcode = typeof OP_READV | typeof OP_WRITEV;
 /** Schedulers with operations in flight: reachable until their completions are reaped, whoever else lets go. */
 const working = new Set<Scheduler>();
 
+/**
+ * The longest caio lets microtasks alone run this thread. Cached reads complete inside
+ * the submitting call, so a caller awaiting them in a loop never gives the event loop a
+ * turn: timers, sockets and other callbacks would wait until the loop ends. Past this,
+ * the next flush waits for the event loop's next turn (setImmediate) instead.
+ */
+const MAX_MICROTASK_RUN_MS = 2;
+/** When the event loop last gave this thread a turn, as seen by a setImmediate callback. */
+let turnStartedAt = performance.now();
+let turnWatched = false;
+
+function watchForTurn(): void {
+  if (turnWatched) return;
+  turnWatched = true;
+  setImmediate(() => {
+    turnWatched = false;
+    turnStartedAt = performance.now();
+  });
+}
+
 export class Scheduler {
   readonly #backend: Backend;
   readonly #slots: SlotTable;
@@ -223,8 +243,16 @@ export class Scheduler {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    queueMicrotask(this.#flush);
+    if (performance.now() - turnStartedAt > MAX_MICROTASK_RUN_MS) setImmediate(this.#flushOnNewTurn);
+    else queueMicrotask(this.#flush);
+    watchForTurn();
   }
+
+  /** A flush the event loop ran as a new turn (setImmediate): microtasks may run afresh from here. */
+  readonly #flushOnNewTurn = (): void => {
+    turnStartedAt = performance.now();
+    this.#flush();
+  };
 
   readonly #flush = (): void => {
     this.#flushScheduled = false;
