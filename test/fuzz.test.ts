@@ -11,6 +11,9 @@
  * when the subprocess exits on its own with code 0 and every call settled with a typed
  * error or a correct result (a lying view judged by the memory it really views).
  *
+ * A second child (test/fixtures/file-fuzz-child.ts) drives File (issue 17) with random
+ * right and wrong calls against an in-memory model of the file and its position.
+ *
  * The seed is fixed (so a failure reproduces) unless CAIO_FUZZ_SEED is set; the child's
  * stderr names each bad call and the command that reruns it.
  */
@@ -91,6 +94,40 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend bad-input f
         ].map((shape) => [shape, (summary!.hostile[shape] ?? 0) > 50]),
       );
       expect(drawn).toEqual(Object.fromEntries(Object.keys(drawn).map((shape) => [shape, true])));
+    },
+    30_000,
+  );
+});
+
+const FILE_CHILD = join(repoRoot, "test", "fixtures", "file-fuzz-child.ts");
+const FILE_CALLS = 1500;
+
+interface FileSummary {
+  seed: number;
+  calls: number;
+  violations: number;
+  counts: Record<string, number>;
+}
+
+describe.each(backends.map((b) => [b.name, b] as const))("%s backend File fuzz", (name, backend) => {
+  reportSkip(backend);
+
+  test.skipIf(!backend.available)(
+    `${FILE_CALLS} random File calls agree with an in-memory model of the file and its position (seed ${SEED})`,
+    async () => {
+      using dir = tempDir();
+      const result = await runBun(FILE_CHILD, {
+        CAIO_IMPL: name,
+        CAIO_FUZZ_SEED: SEED,
+        CAIO_FUZZ_CALLS: String(FILE_CALLS),
+        CAIO_FUZZ_DIR: dir,
+      });
+      const line = result.stdout.split("\n").find((l) => l.startsWith("FILE_FUZZ_SUMMARY "));
+      const summary = line ? (JSON.parse(line.slice("FILE_FUZZ_SUMMARY ".length)) as FileSummary) : undefined;
+      console.log(`[file fuzz] ${name}: seed ${SEED}, exit ${result.exitCode}, ${Math.round(result.ms)} ms, ${JSON.stringify(summary?.counts)}`);
+      expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
+      expect(summary).toMatchObject({ seed: Number(SEED) >>> 0, calls: FILE_CALLS, violations: 0 });
+      for (const code of ["ok", "EBADF", "ERR_OUT_OF_RANGE", "ERR_INVALID_ARG_TYPE"]) expect(summary!.counts[code] ?? 0).toBeGreaterThan(50);
     },
     30_000,
   );
