@@ -234,7 +234,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
 
   it("reads on a write-only File are the kernel's EBADF; bad arguments are argument errors", async () => {
     await withFile(undefined, "w", async (file) => {
-      const read = await file.read(10).catch((e) => ({ code: e.code, syscall: e.syscall, message: e.message }));
+      const read: unknown = await file.read(10).catch((e) => ({ code: e.code, syscall: e.syscall, message: e.message }));
       const bad = [
         await file.read(-1).catch((e) => e.code),
         await file.readAt(1, -5).catch((e) => e.code),
@@ -244,7 +244,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
         (() => { try { file.lines({ encoding: "klingon" }); } catch (e) { return (e as { code: string }).code; } })(),
       ];
       expect(read).toMatchObject({ code: "EBADF", syscall: "read" });
-      expect(read.message).not.toBe("file closed");
+      expect((read as Error).message).not.toBe("file closed");
       expect(bad).toEqual(["ERR_OUT_OF_RANGE", "ERR_OUT_OF_RANGE", "ERR_INVALID_ARG_TYPE", "ERR_OUT_OF_RANGE", "ERR_OUT_OF_RANGE", "ERR_INVALID_ARG_VALUE"]);
     });
   });

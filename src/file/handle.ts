@@ -208,7 +208,7 @@ export class File {
   }
 
   /** The lines from `start` (default 0), without their "\n" or "\r\n"; a last line without a newline included. */
-  lines(options?: LineOptions): AsyncIterable<string> {
+  lines(options?: LineOptions): AsyncIterableIterator<string> {
     const parsed = parseLines(options);
     this.#core.enter("read");
     return lines(this.#core, parsed);
