@@ -1,9 +1,11 @@
 /**
  * Web streams over a File, thin adapters as Node's are over positional reads:
- * readable() is a byte stream fed by a ReadAhead (its chunks enqueued as they are,
- * caio's native memory, no copy; a BYOB reader's buffer is filled from them by the
- * stream), writable() a WritableStream over a BlockWriter.
+ * readable() is a byte stream fed by a ReadAhead: its chunks are enqueued as they are
+ * (caio's native memory, no copy) for a default reader, and copied straight into a BYOB
+ * reader's buffer (then freed at once) for a BYOB one; writable() is a WritableStream
+ * over a BlockWriter.
  */
+import { dropNative } from "../bounce.ts";
 import { invalidArgType } from "../errors.ts";
 import { toWritableBytes } from "../validate.ts";
 import { ReadAhead } from "./chunks.ts";
@@ -13,14 +15,27 @@ import { BlockWriter } from "./writer.ts";
 
 export function readable(core: FileCore, options: ParsedChunks): ReadableStream<Uint8Array> {
   const reader = new ReadAhead(core, options);
+  /** What a BYOB read left of a chunk. */
+  let rest: Buffer | null = null;
+  const nextChunk = async () => {
+    const chunk = rest ?? (await reader.next());
+    rest = null;
+    return chunk;
+  };
   return new ReadableStream(
     {
       type: "bytes",
       async pull(controller) {
-        const chunk = await reader.next();
-        if (chunk !== null) return controller.enqueue(chunk as Uint8Array<ArrayBuffer>); // read buffers are never shared
-        controller.close();
-        controller.byobRequest?.respond(0); // a pending BYOB read resolves { done: true }
+        const request = controller.byobRequest;
+        const chunk = await nextChunk();
+        if (chunk === null) {
+          controller.close();
+          request?.respond(0); // a pending BYOB read resolves { done: true }
+        } else if (request?.view) {
+          request.respond(fillView(request.view, chunk));
+        } else {
+          controller.enqueue(chunk as Uint8Array<ArrayBuffer>); // read buffers are never shared
+        }
       },
       cancel() {
         reader.cancel();
@@ -29,6 +44,16 @@ export function readable(core: FileCore, options: ParsedChunks): ReadableStream<
     // The ReadAhead keeps its reads in flight; the stream itself holds nothing back.
     { highWaterMark: 0 },
   );
+
+  /** Copies what fits of `chunk` into a BYOB reader's view (keeping the rest); the bytes copied. */
+  function fillView(view: ArrayBufferView, chunk: Buffer): number {
+    const target = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+    const count = Math.min(target.length, chunk.length);
+    target.set(count === chunk.length ? chunk : chunk.subarray(0, count));
+    if (count < chunk.length) rest = chunk.subarray(count);
+    else dropNative(chunk); // wholly copied: its memory goes back now, not at the next GC
+    return count;
+  }
 }
 
 /** Bytes of a chunk written to writable(): a string as UTF-8, a view as the memory it views. */
