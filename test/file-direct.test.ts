@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Context, File, open, type BackendName } from "../src/index.ts";
-import { backends, reportSkip, tempDir } from "./helpers.ts";
+import { backends, reportSkip, withFile } from "./helpers.ts";
 
 const BLOCK = 4096;
 const TMPFS_MAGIC = 0x01021994;
@@ -45,14 +45,8 @@ const RANGES: [number, number][] = [
 describe.each(backends.map((b) => [b.name, b] as const))("%s backend File in direct mode", (name, backend) => {
   reportSkip(backend);
   const it = test.skipIf(!backend.available);
-  const withDirect = async (contents: Buffer | undefined, flags: string, body: (file: File, path: string) => Promise<void>) => {
-    using dir = tempDir();
-    const path = join(dir, "data");
-    if (contents !== undefined) writeFileSync(path, contents);
-    await using ctx = new Context({ backend: name as BackendName });
-    await using file = await open(path, flags, { direct: true, context: ctx });
-    await body(file, path);
-  };
+  const withDirect = (contents: string | Buffer | undefined, flags: string, body: (file: File, path: string) => Promise<void>) =>
+    withFile(name as BackendName, contents, flags, body, { direct: true });
 
   it("reads of unaligned ranges return exactly what a buffered read returns", async () => {
     const data = pattern(50_000);

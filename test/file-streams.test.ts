@@ -1,25 +1,18 @@
 /** File's web streams (issue 17): readable() with BYOB and cancel, writable() with backpressure, failure and abort, on every backend. */
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { Context, File, open, type BackendName } from "../src/index.ts";
-import { backends, recordBytes, reportSkip, tempDir } from "./helpers.ts";
+import { readFileSync } from "node:fs";
+import type { BackendName, File } from "../src/index.ts";
+import { backends, recordBytes, reportSkip, withFile } from "./helpers.ts";
 
 describe.each(backends.map((b) => [b.name, b] as const))("%s backend File streams", (name, backend) => {
   reportSkip(backend);
   const it = test.skipIf(!backend.available);
-  const withFile = async (contents: Buffer | undefined, flags: string, body: (file: File, path: string) => Promise<void>) => {
-    using dir = tempDir();
-    const path = join(dir, "data");
-    if (contents !== undefined) writeFileSync(path, contents);
-    await using ctx = new Context({ backend: name as BackendName });
-    await using file = await open(path, flags, { context: ctx });
-    await body(file, path);
-  };
+  const onFile = (contents: string | Buffer | undefined, flags: string, body: (file: File, path: string) => Promise<void>) =>
+    withFile(name as BackendName, contents, flags, body);
 
   it("readable() streams the file, in a Response too, and [start, end) of it", async () => {
     const data = recordBytes(20_000);
-    await withFile(data, "r", async (file) => {
+    await onFile(data, "r", async (file) => {
       const whole = Buffer.from(await new Response(file.readable({ chunkSize: 4096 })).arrayBuffer());
       const part = Buffer.from(await new Response(file.readable({ start: 100, end: 70_000, chunkSize: 1000 })).arrayBuffer());
       expect({ whole: whole.equals(data), part: part.equals(data.subarray(100, 70_000)) }).toEqual({ whole: true, part: true });
@@ -28,7 +21,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File stream
 
   it("a BYOB reader gets the file's bytes in its own buffer, then done", async () => {
     const data = recordBytes(1000);
-    await withFile(data, "r", async (file) => {
+    await onFile(data, "r", async (file) => {
       const reader = file.readable({ chunkSize: 3000 }).getReader({ mode: "byob" });
       const received: Buffer[] = [];
       for (;;) {
@@ -43,7 +36,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File stream
 
   it("cancel mid-file and break out of for await stop reading ahead; memory in flight survives Bun.gc(true)", async () => {
     const data = recordBytes(64 * 1024); // 1 MiB
-    await withFile(data, "r", async (file) => {
+    await onFile(data, "r", async (file) => {
       const stream = file.readable({ chunkSize: 16 * 1024, readAhead: 8 });
       const reader = stream.getReader();
       const first = await reader.read();
@@ -67,7 +60,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File stream
   });
 
   it("writable() writes strings and views at the position, which follows it; sync fdatasyncs on close", async () => {
-    await withFile(undefined, "w+", async (file, path) => {
+    await onFile(undefined, "w+", async (file, path) => {
       await file.write("head|");
       const writer = file.writable({ chunkSize: 7, sync: true }).getWriter();
       const parts = ["alpha ", Buffer.from("beta "), new Uint16Array([0x4847]), "ünï ", "x".repeat(100)];
@@ -82,7 +75,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File stream
   });
 
   it("writable() applies backpressure: desiredSize falls to 0 and ready waits while writes are queued", async () => {
-    await withFile(undefined, "w", async (file, path) => {
+    await onFile(undefined, "w", async (file, path) => {
       const writer = file.writable({ highWaterMark: 2, writeBehind: 1, chunkSize: 1024 }).getWriter();
       const block = Buffer.alloc(4096, 7);
       const writes = [writer.write(block), writer.write(block), writer.write(block)];
@@ -98,7 +91,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File stream
   });
 
   it("a failed write errors the stream with the system error", async () => {
-    await withFile(Buffer.from("read only"), "r", async (file) => {
+    await onFile(Buffer.from("read only"), "r", async (file) => {
       const writer = file.writable().getWriter();
       const outcome = await (async () => {
         await writer.write("x".repeat(100_000));
@@ -110,7 +103,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File stream
   });
 
   it("abort() stops writing and settles every write in flight; close() of the File still works afterwards", async () => {
-    await withFile(undefined, "w", async (file, path) => {
+    await onFile(undefined, "w", async (file, path) => {
       const writer = file.writable({ chunkSize: 4096, writeBehind: 8 }).getWriter();
       const writes = Array.from({ length: 16 }, () => writer.write(Buffer.alloc(4096, 1)).catch(() => "rejected"));
       await writer.abort(new Error("stop"));

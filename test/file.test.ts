@@ -1,9 +1,9 @@
 /** File (issue 17): positions as aiofile keeps them, whole-file reads, chunks, lines and closed-file errors, on every backend. */
 import { describe, expect, test } from "bun:test";
-import { readFileSync, truncateSync, writeFileSync, appendFileSync } from "node:fs";
+import { appendFileSync, readFileSync, truncateSync } from "node:fs";
 import { join } from "node:path";
-import { Context, defaultContext, File, open, type BackendName } from "../src/index.ts";
-import { backends, reportSkip, tempDir } from "./helpers.ts";
+import { defaultContext, File, open, type BackendName } from "../src/index.ts";
+import { backends, reportSkip, tempDir, withFile } from "./helpers.ts";
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -22,17 +22,11 @@ function expectedLines(text: string): string[] {
 describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (name, backend) => {
   reportSkip(backend);
   const it = test.skipIf(!backend.available);
-  const withFile = async (contents: string | Buffer | undefined, flags: string, body: (file: File, path: string, ctx: Context) => Promise<void>) => {
-    using dir = tempDir();
-    const path = join(dir, "data");
-    if (contents !== undefined) writeFileSync(path, contents);
-    await using ctx = new Context({ backend: name as BackendName });
-    await using file = await open(path, flags, { context: ctx });
-    await body(file, path, ctx);
-  };
+  const onFile = (contents: string | Buffer | undefined, flags: string, body: (file: File, path: string) => Promise<void>) =>
+    withFile(name as BackendName, contents, flags, body);
 
   it("concurrent write() calls land back-to-back in call order and move the position at the call", async () => {
-    await withFile(undefined, "w+", async (file, path) => {
+    await onFile(undefined, "w+", async (file, path) => {
       const parts = Array.from({ length: 64 }, (_, i) => `part ${i} `.repeat((i % 5) + 1));
       const positions: number[] = [];
       const writes = parts.map((part) => {
@@ -51,7 +45,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
   });
 
   it("a read moves the position by the bytes read; a short read at the end moves it to the end, past it read() is empty", async () => {
-    await withFile("0123456789", "r", async (file) => {
+    await onFile("0123456789", "r", async (file) => {
       const first = (await file.read(4)).toString();
       const atFour = file.position;
       const tail = (await file.read(100)).toString();
@@ -69,7 +63,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
   });
 
   it("concurrent reads take consecutive ranges; read() without a size reads to the end from the position", async () => {
-    await withFile("abcdefghij", "r", async (file) => {
+    await onFile("abcdefghij", "r", async (file) => {
       const [a, b, c] = await Promise.all([file.read(3), file.read(3), file.read(10)]);
       const afterConcurrent = file.position;
       file.position = 2;
@@ -86,7 +80,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
   });
 
   it("readAt and writeAt leave the position alone; readInto without an offset moves it", async () => {
-    await withFile("..........", "r+", async (file) => {
+    await onFile("..........", "r+", async (file) => {
       await file.writeAt("XY", 4);
       const at = (await file.readAt(4, 3)).toString();
       const buffer = Buffer.alloc(6);
@@ -105,7 +99,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
   });
 
   it("text(), bytes() and json() read the whole file whatever the position; stat, truncate, allocate, sync and datasync work", async () => {
-    await withFile('{"a":[1,2,"ü"]}', "r+", async (file) => {
+    await onFile('{"a":[1,2,"ü"]}', "r+", async (file) => {
       file.position = 5;
       const text = await file.text();
       const json = await file.json();
@@ -128,7 +122,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
 
   it("chunks() covers [start, end) in chunkSize pieces, the last one short", async () => {
     const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
-    await withFile(data, "r", async (file) => {
+    await onFile(data, "r", async (file) => {
       const whole = await collect(file.chunks({ chunkSize: 64 }));
       const ranged = await collect(file.chunks({ chunkSize: 100, start: 10, end: 355, readAhead: 2 }));
       expect({
@@ -141,7 +135,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
   });
 
   it("chunks() follows a file growing while it is read and ends where a read finds the end of a shrunk one", async () => {
-    await withFile(Buffer.alloc(300, 1), "r", async (file, path) => {
+    await onFile(Buffer.alloc(300, 1), "r", async (file, path) => {
       const grown: Buffer[] = [];
       for await (const chunk of file.chunks({ chunkSize: 100, readAhead: 1 })) {
         grown.push(chunk);
@@ -161,7 +155,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
 
   it("lines(): multi-byte characters split at every chunk boundary (chunkSize 1…7), \\r\\n, no trailing newline", async () => {
     const text = "héllo wörld\r\n日本語のテキスト\n\n🎉 emoji 🎉\r\n\r\nÜberlänge ß€ without newline 𝄞";
-    await withFile(text, "r", async (file) => {
+    await onFile(text, "r", async (file) => {
       const results = [];
       for (let chunkSize = 1; chunkSize <= 7; chunkSize++) results.push(await collect(file.lines({ chunkSize })));
       expect(results).toEqual(Array(7).fill(expectedLines(text)));
@@ -170,7 +164,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
 
   it("lines() of UTF-16LE goes through the decoder and still never splits a character", async () => {
     const text = "ab𝄞c\r\nδε\nlast";
-    await withFile(Buffer.from(text, "utf16le"), "r", async (file) => {
+    await onFile(Buffer.from(text, "utf16le"), "r", async (file) => {
       const results = [];
       for (const chunkSize of [1, 3, 5]) results.push(await collect(file.lines({ chunkSize, encoding: "utf-16le" })));
       expect(results).toEqual(Array(3).fill(expectedLines(text)));
@@ -178,20 +172,20 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
   });
 
   it("lines() of an empty file is empty; a file of newlines gives empty lines; start skips bytes", async () => {
-    await withFile("", "r", async (file) => {
+    await onFile("", "r", async (file) => {
       expect(await collect(file.lines())).toEqual([]);
     });
-    await withFile("\n\r\n\n", "r", async (file) => {
+    await onFile("\n\r\n\n", "r", async (file) => {
       expect(await collect(file.lines({ chunkSize: 2 }))).toEqual(["", "", ""]);
     });
-    await withFile("skip\nthis\n", "r", async (file) => {
+    await onFile("skip\nthis\n", "r", async (file) => {
       expect(await collect(file.lines({ start: 5 }))).toEqual(["this"]);
     });
   });
 
   it("lines() returns a 10 MiB line whole, between short ones", async () => {
     const long = "ä".repeat(5 * 1024 * 1024);
-    await withFile(`first\n${long}\nlast`, "r", async (file) => {
+    await onFile(`first\n${long}\nlast`, "r", async (file) => {
       const lines = await collect(file.lines());
       expect({ count: lines.length, first: lines[0], longOk: lines[1] === long, last: lines[2] }).toEqual({
         count: 3,
@@ -203,7 +197,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
   });
 
   it("a closed File rejects every call with 'file closed' (EBADF and the syscall); close() is idempotent and waits for reads in flight", async () => {
-    await withFile("x".repeat(100_000), "r+", async (file) => {
+    await onFile("x".repeat(100_000), "r+", async (file) => {
       const reads = [file.read(50_000), file.readAt(10, 5)];
       const closing = file.close();
       const secondClose = file.close();
@@ -233,7 +227,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
   });
 
   it("reads on a write-only File are the kernel's EBADF; bad arguments are argument errors", async () => {
-    await withFile(undefined, "w", async (file) => {
+    await onFile(undefined, "w", async (file) => {
       const read: unknown = await file.read(10).catch((e) => ({ code: e.code, syscall: e.syscall, message: e.message }));
       const bad = [
         await file.read(-1).catch((e) => e.code),

@@ -19,7 +19,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { backends, repoRoot, reportSkip, runBun, tempDir } from "./helpers.ts";
+import { backends, repoRoot, reportSkip, runBun, tempDir, type RunResult } from "./helpers.ts";
 
 const CHILD = join(repoRoot, "test", "fixtures", "fuzz-child.ts");
 const CALLS = 10_000;
@@ -37,21 +37,21 @@ interface Summary {
   hostile: Record<string, number>;
 }
 
+/** Runs a fuzz child on `backend` in a temp dir; its result and the JSON after `marker` on its stdout. */
+async function runChild<S>(child: string, backend: string, calls: number, marker: string): Promise<{ result: RunResult; summary?: S }> {
+  using dir = tempDir();
+  const result = await runBun(child, { CAIO_IMPL: backend, CAIO_FUZZ_SEED: SEED, CAIO_FUZZ_CALLS: String(calls), CAIO_FUZZ_DIR: dir });
+  const line = result.stdout.split("\n").find((l) => l.startsWith(`${marker} `));
+  return { result, summary: line ? (JSON.parse(line.slice(marker.length + 1)) as S) : undefined };
+}
+
 describe.each(backends.map((b) => [b.name, b] as const))("%s backend bad-input fuzz", (name, backend) => {
   reportSkip(backend);
 
   test.skipIf(!backend.available)(
     `${CALLS} random calls each settle with a typed error or a correct result (seed ${SEED})`,
     async () => {
-      using dir = tempDir();
-      const result = await runBun(CHILD, {
-        CAIO_IMPL: name,
-        CAIO_FUZZ_SEED: SEED,
-        CAIO_FUZZ_CALLS: String(CALLS),
-        CAIO_FUZZ_DIR: dir,
-      });
-      const line = result.stdout.split("\n").find((l) => l.startsWith("FUZZ_SUMMARY "));
-      const summary = line ? (JSON.parse(line.slice("FUZZ_SUMMARY ".length)) as Summary) : undefined;
+      const { result, summary } = await runChild<Summary>(CHILD, name, CALLS, "FUZZ_SUMMARY");
       console.log(
         `[fuzz] ${name}: seed ${SEED}, exit ${result.exitCode}, ${Math.round(result.ms)} ms, ` +
           (summary ? `${summary.settled}/${summary.calls} settled, ${JSON.stringify(summary.counts)}` : "no summary"),
@@ -115,15 +115,7 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File fuzz",
   test.skipIf(!backend.available)(
     `${FILE_CALLS} random File calls agree with an in-memory model of the file and its position (seed ${SEED})`,
     async () => {
-      using dir = tempDir();
-      const result = await runBun(FILE_CHILD, {
-        CAIO_IMPL: name,
-        CAIO_FUZZ_SEED: SEED,
-        CAIO_FUZZ_CALLS: String(FILE_CALLS),
-        CAIO_FUZZ_DIR: dir,
-      });
-      const line = result.stdout.split("\n").find((l) => l.startsWith("FILE_FUZZ_SUMMARY "));
-      const summary = line ? (JSON.parse(line.slice("FILE_FUZZ_SUMMARY ".length)) as FileSummary) : undefined;
+      const { result, summary } = await runChild<FileSummary>(FILE_CHILD, name, FILE_CALLS, "FILE_FUZZ_SUMMARY");
       console.log(`[file fuzz] ${name}: seed ${SEED}, exit ${result.exitCode}, ${Math.round(result.ms)} ms, ${JSON.stringify(summary?.counts)}`);
       expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
       expect(summary).toMatchObject({ seed: Number(SEED) >>> 0, calls: FILE_CALLS, violations: 0 });
