@@ -7,14 +7,13 @@
  * the complete lines before it decoded as one string and split there (substrings share
  * its memory: twice as fast as decoding line by line), and the bytes after it carried
  * to the next chunk: a character split across two chunks is whole again in its line. The rest of a chunk after its last newline is copied out, so every
- * chunk goes back to caio's memory as soon as it is scanned. Other encodings (UTF-16)
+ * chunk's buffer is free to be read into again as soon as it is scanned. Other encodings (UTF-16)
  * go through a streaming TextDecoder, which keeps a split character for the next chunk.
  *
  * Each chunk's lines are split at once into a batch that next() hands out one by one:
  * an async generator would cost two more promise turns per line, which at 20-byte
  * lines is most of the time spent.
  */
-import { dropNative } from "../bounce.ts";
 import { ReadAhead } from "./chunks.ts";
 import type { FileCore } from "./core.ts";
 import type { ParsedChunks } from "./options.ts";
@@ -167,7 +166,7 @@ class LineIterator implements AsyncIterableIterator<string> {
         this.#finished = true;
       } else {
         this.#batch = this.#splitter.push(chunk);
-        dropNative(chunk);
+        this.#reader.discard(chunk);
       }
       this.#index = 0;
       if (this.#batch.length > 0) return { value: this.#batch[this.#index++]!, done: false };

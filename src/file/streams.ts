@@ -1,11 +1,10 @@
 /**
  * Web streams over a File, thin adapters as Node's are over positional reads:
- * readable() is a byte stream fed by a ReadAhead: its chunks are enqueued as they are
- * (caio's native memory, no copy) for a default reader, and copied straight into a BYOB
- * reader's buffer (then freed at once) for a BYOB one; writable() is a WritableStream
- * over a BlockWriter.
+ * readable() is a byte stream fed by a ReadAhead: a default reader gets each chunk as a
+ * Buffer of its own (the stream transfers what is enqueued), a BYOB reader gets the bytes
+ * copied straight from the read-ahead buffer into its own; writable() is a
+ * WritableStream over a BlockWriter.
  */
-import { dropNative } from "../bounce.ts";
 import { invalidArgType } from "../errors.ts";
 import { toWritableBytes } from "../validate.ts";
 import { ReadAhead } from "./chunks.ts";
@@ -34,7 +33,7 @@ export function readable(core: FileCore, options: ParsedChunks): ReadableStream<
         } else if (request?.view) {
           request.respond(fillView(request.view, chunk));
         } else {
-          controller.enqueue(chunk as Uint8Array<ArrayBuffer>); // read buffers are never shared
+          controller.enqueue(reader.take(chunk) as Uint8Array<ArrayBuffer>); // the stream transfers it: a copy, never the ring's
         }
       },
       cancel() {
@@ -51,7 +50,7 @@ export function readable(core: FileCore, options: ParsedChunks): ReadableStream<
     const count = Math.min(target.length, chunk.length);
     target.set(count === chunk.length ? chunk : chunk.subarray(0, count));
     if (count < chunk.length) rest = chunk.subarray(count);
-    else dropNative(chunk); // wholly copied: its memory goes back now, not at the next GC
+    else reader.discard(chunk);
     return count;
   }
 }
