@@ -19,6 +19,15 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File stream
     });
   });
 
+  it("readable() is a Response body in Bun.serve", async () => {
+    const data = recordBytes(100_000); // 1.6 MB: many chunks, more than one socket write
+    await onFile(data, "r", async (file) => {
+      await using server = Bun.serve({ port: 0, fetch: () => new Response(file.readable()) });
+      const body = Buffer.from(await (await fetch(server.url)).arrayBuffer());
+      expect(body.equals(data)).toBe(true);
+    });
+  });
+
   it("a BYOB reader gets the file's bytes in its own buffer, then done", async () => {
     const data = recordBytes(1000);
     await onFile(data, "r", async (file) => {
