@@ -6,6 +6,7 @@
  * position.
  */
 import type { Context } from "../index.ts";
+import { dropNative } from "../bounce.ts";
 import { errorWithCode, systemError } from "../errors.ts";
 import { directRead, directWrite } from "./direct.ts";
 
@@ -68,6 +69,7 @@ export class FileCore {
       return this.track(
         directRead(this, view.length, offset).then((bytes) => {
           view.set(bytes);
+          dropNative(bytes);
           return bytes.length;
         }),
       );
