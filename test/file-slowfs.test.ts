@@ -13,7 +13,7 @@ import { indexedBytes, MiB, mountSlowFs, slowFsUnavailable, unmountLeftovers } f
 import { underTicker } from "./support/ticker.ts";
 
 const MAX_GAP_MS = 5;
-const ROUNDS = 5;
+const ROUNDS = 7;
 const ATTEMPTS = 3;
 const ROUND_BYTES = 2 * MiB;
 const CHUNK = 128 * 1024;

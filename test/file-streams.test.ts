@@ -28,6 +28,24 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File stream
     });
   });
 
+  it("a consumer that never waits still lets timers run: cached reads yield to the event loop every few ms", async () => {
+    const data = Buffer.alloc(32 * 1024 * 1024, 7);
+    await onFile(data, "r", async (file) => {
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 1);
+      const started = performance.now();
+      let bytes = 0;
+      try {
+        for await (const chunk of file.readable()) bytes += chunk.byteLength;
+      } finally {
+        clearInterval(ticker);
+      }
+      const ms = performance.now() - started;
+      console.log(`[fairness] ${name}: 32 MiB streamed in ${ms.toFixed(1)} ms, ${ticks} timer callbacks meanwhile`);
+      expect({ bytes, timersRan: ms < 10 || ticks > 0 }).toEqual({ bytes: data.length, timersRan: true });
+    });
+  });
+
   it("a BYOB reader gets the file's bytes in its own buffer, then done", async () => {
     const data = recordBytes(1000);
     await onFile(data, "r", async (file) => {

@@ -32,6 +32,14 @@ interface Pending {
 }
 
 const ignore = () => {};
+/**
+ * Reads of cached data complete within the tick that submits them, so a consumer that
+ * never waits for anything else would run on microtasks alone and starve timers and
+ * sockets for the whole file. After this long without a turn of the event loop, the
+ * next chunk waits for one.
+ */
+const YIELD_AFTER_MS = 2;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A read nobody will see: its memory is freed once the read completes (never while the kernel may write it). */
 function release(pending: Pending): void {
@@ -53,6 +61,8 @@ export class ReadAhead {
   /** Reads allowed in flight now: 1 after a short read, readAhead once a full one came. */
   #depth: number;
   #done = false;
+  /** When the event loop last had a turn, as far as this reader knows. */
+  #turn = performance.now();
 
   constructor(core: FileCore, { chunkSize, start, end, readAhead }: ParsedChunks) {
     this.#core = core;
@@ -67,6 +77,10 @@ export class ReadAhead {
   async next(): Promise<Buffer | null> {
     this.#recycle();
     this.#fill();
+    if (performance.now() - this.#turn > YIELD_AFTER_MS) {
+      await nextTurn();
+      this.#turn = performance.now();
+    }
     const head = this.#queue.shift();
     if (!head) return null;
     let chunk: Buffer;
