@@ -46,6 +46,7 @@ export type { AllocateOptions, MkdirOptions, StatOptions } from "./file/ops.ts";
 export type { BigFileStats, FileStats } from "./file/stats.ts";
 export type { ReadFileOptions, WriteFileOptions } from "./file/whole.ts";
 export { appendFile, defaultContext, mkdir, readFile, rename, stat, unlink, writeFile } from "./defaults.ts";
+export { File, open, type ChunkOptions, type LineOptions, type OpenOptions, type WritableOptions } from "./file/handle.ts";
 
 export interface ContextOptions {
   /** Operations in flight at once (1 … 65536); more are queued in FIFO order, never refused. Default 128. */

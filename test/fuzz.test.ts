@@ -11,12 +11,15 @@
  * when the subprocess exits on its own with code 0 and every call settled with a typed
  * error or a correct result (a lying view judged by the memory it really views).
  *
+ * A second child (test/fixtures/file-fuzz-child.ts) drives File (issue 17) with random
+ * right and wrong calls against an in-memory model of the file and its position.
+ *
  * The seed is fixed (so a failure reproduces) unless CAIO_FUZZ_SEED is set; the child's
  * stderr names each bad call and the command that reruns it.
  */
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { backends, growableBufferProblem, repoRoot, reportSkip, runBun, SLOWDOWN, tempDir } from "./helpers.ts";
+import { backends, growableBufferProblem, repoRoot, reportSkip, runBun, SLOWDOWN, tempDir, type RunResult } from "./helpers.ts";
 
 const CHILD = join(repoRoot, "test", "fixtures", "fuzz-child.ts");
 const CALLS = 10_000;
@@ -34,6 +37,20 @@ interface Summary {
   hostile: Record<string, number>;
 }
 
+/** Runs a fuzz child on `backend` in a temp dir; its result and the JSON after `marker` on its stdout. */
+async function runChild<S>(
+  child: string,
+  backend: string,
+  calls: number,
+  marker: string,
+  env: Record<string, string | undefined> = {},
+): Promise<{ result: RunResult; summary?: S }> {
+  using dir = tempDir();
+  const result = await runBun(child, { CAIO_IMPL: backend, CAIO_FUZZ_SEED: SEED, CAIO_FUZZ_CALLS: String(calls), CAIO_FUZZ_DIR: dir, ...env });
+  const line = result.stdout.split("\n").find((l) => l.startsWith(`${marker} `));
+  return { result, summary: line ? (JSON.parse(line.slice(marker.length + 1)) as S) : undefined };
+}
+
 describe.each(backends.map((b) => [b.name, b] as const))("%s backend bad-input fuzz", (name, backend) => {
   reportSkip(backend);
   const growable = backend.available ? growableBufferProblem() : undefined;
@@ -42,16 +59,9 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend bad-input f
   test.skipIf(!backend.available)(
     `${CALLS} random calls each settle with a typed error or a correct result (seed ${SEED})`,
     async () => {
-      using dir = tempDir();
-      const result = await runBun(CHILD, {
-        CAIO_IMPL: name,
-        CAIO_FUZZ_SEED: SEED,
-        CAIO_FUZZ_CALLS: String(CALLS),
-        CAIO_FUZZ_DIR: dir,
+      const { result, summary } = await runChild<Summary>(CHILD, name, CALLS, "FUZZ_SUMMARY", {
         CAIO_FUZZ_NO_GROWABLE: growable ? "1" : undefined,
       });
-      const line = result.stdout.split("\n").find((l) => l.startsWith("FUZZ_SUMMARY "));
-      const summary = line ? (JSON.parse(line.slice("FUZZ_SUMMARY ".length)) as Summary) : undefined;
       console.log(
         `[fuzz] ${name}: seed ${SEED}, exit ${result.exitCode}, ${Math.round(result.ms)} ms, ` +
           (summary ? `${summary.settled}/${summary.calls} settled, ${JSON.stringify(summary.counts)}` : "no summary"),
@@ -96,5 +106,31 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend bad-input f
       expect(drawn).toEqual(Object.fromEntries(Object.keys(drawn).map((shape) => [shape, true])));
     },
     30_000 * SLOWDOWN,
+  );
+});
+
+const FILE_CHILD = join(repoRoot, "test", "fixtures", "file-fuzz-child.ts");
+const FILE_CALLS = 1500;
+
+interface FileSummary {
+  seed: number;
+  calls: number;
+  violations: number;
+  counts: Record<string, number>;
+}
+
+describe.each(backends.map((b) => [b.name, b] as const))("%s backend File fuzz", (name, backend) => {
+  reportSkip(backend);
+
+  test.skipIf(!backend.available)(
+    `${FILE_CALLS} random File calls agree with an in-memory model of the file and its position (seed ${SEED})`,
+    async () => {
+      const { result, summary } = await runChild<FileSummary>(FILE_CHILD, name, FILE_CALLS, "FILE_FUZZ_SUMMARY");
+      console.log(`[file fuzz] ${name}: seed ${SEED}, exit ${result.exitCode}, ${Math.round(result.ms)} ms, ${JSON.stringify(summary?.counts)}`);
+      expect({ exitCode: result.exitCode, stderr: result.stderr }).toEqual({ exitCode: 0, stderr: "" });
+      expect(summary).toMatchObject({ seed: Number(SEED) >>> 0, calls: FILE_CALLS, violations: 0 });
+      for (const code of ["ok", "EBADF", "ERR_OUT_OF_RANGE", "ERR_INVALID_ARG_TYPE"]) expect(summary!.counts[code] ?? 0).toBeGreaterThan(50);
+    },
+    30_000,
   );
 });

@@ -3,7 +3,7 @@ import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BACKEND_NAMES } from "../src/backends/index.ts";
-import { Context, type BackendName } from "../src/index.ts";
+import { Context, open, type BackendName, type File } from "../src/index.ts";
 
 export interface BackendCase {
   name: BackendName;
@@ -187,3 +187,22 @@ export function openDescriptors(): string[] {
   return readdirSync("/proc/self/fd").sort((a, b) => Number(a) - Number(b));
 }
 
+
+/**
+ * Runs `body` on a File opened with `flags` on a Context of `backend`, over a temp file
+ * holding `contents` (none: no file yet); file, context and directory go afterwards.
+ */
+export async function withFile(
+  backend: BackendName,
+  contents: string | Uint8Array | undefined,
+  flags: string,
+  body: (file: File, path: string) => Promise<void>,
+  options: { direct?: boolean } = {},
+): Promise<void> {
+  using dir = tempDir();
+  const path = join(dir, "data");
+  if (contents !== undefined) writeFileSync(path, contents);
+  await using ctx = new Context({ backend });
+  await using file = await open(path, flags, { ...options, context: ctx });
+  await body(file, path);
+}
