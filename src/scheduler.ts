@@ -60,21 +60,31 @@ const working = new Set<Scheduler>();
 /**
  * The longest caio lets microtasks alone run this thread. Cached reads complete inside
  * the submitting call, so a caller awaiting them in a loop never gives the event loop a
- * turn: timers, sockets and other callbacks would wait until the loop ends. Past this,
- * the next flush waits for the event loop's next turn (setImmediate) instead.
+ * turn: timers, sockets and other callbacks would wait until the loop ends. The first
+ * flush of a turn always runs as a microtask (at the end of the tick that issued the
+ * operations); once flushes have gone on for this long within one turn, the next one
+ * waits for the event loop's next turn (setImmediate) instead.
  */
 const MAX_MICROTASK_RUN_MS = 2;
-/** When the event loop last gave this thread a turn, as seen by a setImmediate callback. */
-let turnStartedAt = performance.now();
+/** When this turn's first flush was scheduled; meaningful while turnWatched. */
+let turnStartedAt = 0;
+/** A setImmediate is pending that will mark the end of the current turn. */
 let turnWatched = false;
 
-function watchForTurn(): void {
-  if (turnWatched) return;
-  turnWatched = true;
-  setImmediate(() => {
-    turnWatched = false;
-    turnStartedAt = performance.now();
-  });
+function endOfTurn(): void {
+  turnWatched = false;
+}
+
+/** Whether the next flush should wait for a new turn of the event loop. */
+function turnOverdue(): boolean {
+  const now = performance.now();
+  if (!turnWatched) {
+    turnWatched = true;
+    turnStartedAt = now;
+    setImmediate(endOfTurn);
+    return false;
+  }
+  return now - turnStartedAt > MAX_MICROTASK_RUN_MS;
 }
 
 export class Scheduler {
@@ -82,6 +92,8 @@ export class Scheduler {
   readonly #slots: SlotTable;
   readonly #queue = new OpQueue();
   #queued = 0;
+  /** Multi-step operations under way (busy()): close() waits for them. */
+  #units = 0;
   #inFlight = 0;
   #submitted = 0;
   #completed = 0;
@@ -101,7 +113,8 @@ export class Scheduler {
   readonly #cancels: Cancels;
   readonly #descriptors = new Descriptors(
     (ops) => this.#requeue(ops),
-    () => this.#inFlight === 0,
+    // Idle: nothing in flight and no flush pending (a deferred one may carry the closes that free descriptors).
+    () => this.#inFlight === 0 && !this.#flushScheduled,
   );
   #reapRetry: ReturnType<typeof setTimeout> | undefined;
   #reapRetryMs = 0;
@@ -190,6 +203,17 @@ export class Scheduler {
     return this.#add(op);
   }
 
+  /** Runs `work` (several operations one after another) as one unit: close() waits until it settles. */
+  async busy<T>(work: () => Promise<T>): Promise<T> {
+    this.#units++;
+    try {
+      return await work();
+    } finally {
+      this.#units--;
+      this.#finishCloseIfIdle();
+    }
+  }
+
   /**
    * Resolves once no operation of this scheduler uses `fd` any more (undefined when
    * none does now): closeFd waits for it, so the number is never reused under them.
@@ -243,16 +267,9 @@ export class Scheduler {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    if (performance.now() - turnStartedAt > MAX_MICROTASK_RUN_MS) setImmediate(this.#flushOnNewTurn);
+    if (turnOverdue()) setImmediate(this.#flush);
     else queueMicrotask(this.#flush);
-    watchForTurn();
   }
-
-  /** A flush the event loop ran as a new turn (setImmediate): microtasks may run afresh from here. */
-  readonly #flushOnNewTurn = (): void => {
-    turnStartedAt = performance.now();
-    this.#flush();
-  };
 
   readonly #flush = (): void => {
     this.#flushScheduled = false;
@@ -435,7 +452,7 @@ export class Scheduler {
 
   #finishCloseIfIdle(): void {
     if (!this.#closing || this.#closed) return;
-    if (this.#queued > 0 || this.#inFlight > 0 || this.#flushScheduled) return;
+    if (this.#queued > 0 || this.#inFlight > 0 || this.#flushScheduled || this.#units > 0) return;
     this.#finalSubmitCalls = this.#backend.submitCalls();
     this.#closed = true;
     this.#backend.close();

@@ -11,7 +11,7 @@ import { contextClosed, invalidArgType, pathError, systemError, type CodedError 
 import type { Scheduler } from "../scheduler.ts";
 import { checkFd, checkOffset, NO_OPTIONS, parseOptions, type ParsedOptions } from "../validate.ts";
 import { parseFlags, parseMode } from "./flags.ts";
-import { pathBlock, toPath, type FilePath } from "./paths.ts";
+import { pathBlock, recyclePathBlock, toPath, type FilePath } from "./paths.ts";
 import { decodeStats, STATX_MASK, type BigFileStats, type FileStats } from "./stats.ts";
 
 const AT_EMPTY_PATH = 0x1000;
@@ -68,6 +68,16 @@ export class FileOps {
     if (this.scheduler.closing) throw contextClosed();
   }
 
+  /**
+   * Runs an operation made of several steps (readFile: open, read, close) as one unit
+   * of the context's work: close() waits for all of it, so a later step never finds the
+   * backend gone and a descriptor it opened is always closed.
+   */
+  steps<T>(work: () => Promise<T>): Promise<T> {
+    this.ready();
+    return this.scheduler.busy(work);
+  }
+
   /** A new block for `paths` after `prefix` bytes, or ENOMEM as an error. */
   #block(syscall: string, prefix: number, ...paths: FilePath[]): Buffer {
     const block = pathBlock(prefix, ...paths.map((path) => path.bytes));
@@ -83,12 +93,20 @@ export class FileOps {
     options: ParsedOptions,
     use?: (block: Buffer) => void,
   ): Promise<number> {
+    return this.#settleOnBlock(block, use, () => this.scheduler.enqueueFile(opcode, AT_FDCWD, offset, block, options));
+  }
+
+  /** Awaits `run`, lets `use` read the block, then recycles it — or drops it if the op may still be in flight (aborted). */
+  async #settleOnBlock(block: Buffer, use: ((block: Buffer) => void) | undefined, run: () => Promise<number>): Promise<number> {
+    let reaped = false;
     try {
-      const result = await this.scheduler.enqueueFile(opcode, AT_FDCWD, offset, block, options);
+      const result = await run();
+      reaped = true;
       if (result >= 0 && use) use(block);
       return result;
     } finally {
-      dropNative(block); // an aborted op still holds it: freed once the backend lets go
+      if (reaped) recyclePathBlock(block);
+      else dropNative(block); // an aborted op still holds it: freed once the backend lets go
     }
   }
 
@@ -142,15 +160,7 @@ export class FileOps {
     }
     const block = this.#block("fstat", STATX_SIZE, { bytes: Buffer.alloc(0), shown: "" });
     const offset = AT_EMPTY_PATH + STATX_MASK * TWO_POW_32;
-    return (async () => {
-      try {
-        const result = await this.scheduler.enqueueFile(OP_STATX, target, offset, block, options);
-        if (result >= 0) use(block);
-        return result;
-      } finally {
-        dropNative(block);
-      }
-    })();
+    return this.#settleOnBlock(block, use, () => this.scheduler.enqueueFile(OP_STATX, target, offset, block, options));
   }
 
   async truncate(fd: unknown, length: unknown = 0): Promise<void> {

@@ -5,7 +5,7 @@
  * NUL-terminated bytes in caio's native memory for the kernel.
  */
 import { fileURLToPath } from "node:url";
-import { allocNative, ENOMEM } from "../bounce.ts";
+import { allocNative, dropNative, ENOMEM } from "../bounce.ts";
 import { invalidArgType, invalidArgValue, type CodedError } from "../errors.ts";
 
 /** A checked path: `bytes` as the kernel gets them (absolute), `shown` as error messages quote it. */
@@ -53,14 +53,39 @@ function absolute(bytes: Buffer): Buffer {
 }
 
 /**
+ * Idle path blocks by capacity. Wrapping a new native block in an ArrayBuffer costs a
+ * few microseconds (and its collection more), so a block goes back here once its
+ * operation has been reaped (recyclePathBlock) and the next path reuses it.
+ */
+const idleBlocks = new Map<number, ArrayBuffer[]>();
+const SMALLEST_BLOCK = 512;
+const IDLE_BYTES_LIMIT = 4 << 20;
+let idleBytes = 0;
+
+function capacityFor(size: number): number {
+  let capacity = SMALLEST_BLOCK;
+  while (capacity < size) capacity *= 2;
+  return capacity;
+}
+
+/**
  * `prefix` bytes (statx's output) then each path NUL-terminated, in caio's own memory
  * (native when the library is loaded): what a path operation's record points at.
  */
 export function pathBlock(prefix: number, ...paths: Buffer[]): Buffer | typeof ENOMEM {
   let size = prefix;
   for (const path of paths) size += path.length + 1;
-  const block = allocNative(size, 16, false) ?? Buffer.allocUnsafeSlow(size);
-  if (block === ENOMEM) return ENOMEM;
+  const capacity = capacityFor(size);
+  const idle = idleBlocks.get(capacity)?.pop();
+  let block: Buffer | typeof ENOMEM;
+  if (idle) {
+    idleBytes -= capacity;
+    block = Buffer.from(idle, 0, size);
+  } else {
+    const fresh = allocNative(capacity, 16, false) ?? Buffer.allocUnsafeSlow(capacity);
+    if (fresh === ENOMEM) return ENOMEM;
+    block = fresh.subarray(0, size);
+  }
   let at = prefix;
   for (const path of paths) {
     block.set(path, at);
@@ -68,4 +93,22 @@ export function pathBlock(prefix: number, ...paths: Buffer[]): Buffer | typeof E
     block[at++] = 0;
   }
   return block;
+}
+
+/**
+ * Keeps a path block for the next path operation. Only once its operation was reaped:
+ * an aborted one may still be read (or, for statx, written) by the kernel; drop that
+ * one instead (dropNative), and it is freed when the backend lets go.
+ */
+export function recyclePathBlock(block: Buffer): void {
+  const buffer = block.buffer as ArrayBuffer;
+  const capacity = buffer.byteLength;
+  if (idleBytes + capacity > IDLE_BYTES_LIMIT) {
+    dropNative(block);
+    return;
+  }
+  let list = idleBlocks.get(capacity);
+  if (!list) idleBlocks.set(capacity, (list = []));
+  list.push(buffer);
+  idleBytes += capacity;
 }

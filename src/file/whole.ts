@@ -80,33 +80,34 @@ export async function readFile(files: FileOps, path: unknown, options?: unknown)
   const encoding = checkEncoding(rawEncoding);
   const flags = must(parseFlags(flag, "r", "flag"));
   const parsed = signalOnly(signal);
-  files.ready();
-  // The size is only a hint (the file is read to EOF anyway), so its stat goes out with the open.
-  let size = -1;
-  const sizing = files
-    .statRaw(checked, parsed, (block) => {
-      if ((block.readUInt16LE(28) & S_IFMT) === S_IFREG) size = Number(block.readBigUInt64LE(40));
-    })
-    .catch(() => -1);
-  const fd = await files.openRaw(checked, flags, 0o666, parsed);
-  if (fd < 0) throw pathError(fd, "open", checked.shown);
-  let bytes: Buffer;
-  try {
-    await sizing;
-    bytes = await readAll(files, fd, size, parsed);
-  } catch (error) {
-    await files.closeRaw(fd);
-    throw error;
-  }
-  const closed = await files.closeRaw(fd);
-  if (closed < 0) {
+  return files.steps(async () => {
+    // The size is only a hint (the file is read to EOF anyway), so its stat goes out with the open.
+    let size = -1;
+    const sizing = files
+      .statRaw(checked, parsed, (block) => {
+        if ((block.readUInt16LE(28) & S_IFMT) === S_IFREG) size = Number(block.readBigUInt64LE(40));
+      })
+      .catch(() => -1);
+    const fd = await files.openRaw(checked, flags, 0o666, parsed);
+    if (fd < 0) throw pathError(fd, "open", checked.shown);
+    let bytes: Buffer;
+    try {
+      await sizing;
+      bytes = await readAll(files, fd, size, parsed);
+    } catch (error) {
+      await files.closeRaw(fd);
+      throw error;
+    }
+    const closed = await files.closeRaw(fd);
+    if (closed < 0) {
+      dropNative(bytes);
+      throw systemError(closed, "close");
+    }
+    if (!encoding) return bytes;
+    const text = bytes.toString(encoding);
     dropNative(bytes);
-    throw systemError(closed, "close");
-  }
-  if (!encoding) return bytes;
-  const text = bytes.toString(encoding);
-  dropNative(bytes);
-  return text;
+    return text;
+  });
 }
 
 /** Reads fd from offset 0 to EOF; `size` is the stat's size of a regular file, -1 when unknown. */
@@ -164,26 +165,27 @@ export async function writeFile(files: FileOps, path: unknown, data: unknown, op
   const parsedMode = must(parseMode(mode, 0o666));
   if (sync !== undefined && typeof sync !== "boolean") throw invalidArgType("options.sync", "of type boolean", sync);
   const parsed = signalOnly(signal);
-  files.ready();
-  // ext4 writes a file truncated to zero and rewritten back to disk inside close(2)
-  // (auto_da_alloc): with O_TRUNC, writeFile ran ~10x slower than Bun's. So, as Bun does,
-  // the file is opened without it, written, then cut to the bytes written.
-  const cutAfter = (flags & constants.O_TRUNC) !== 0 && (flags & constants.O_APPEND) === 0;
-  const fd = await files.openRaw(checked, cutAfter ? flags & ~constants.O_TRUNC : flags, parsedMode, parsed);
-  if (fd < 0) throw pathError(fd, "open", checked.shown);
-  try {
-    await writeAll(files, fd, bytes, typeof data === "string", parsed);
-    if (cutAfter) await cutAt(files, fd, bytes.bytes.length, parsed);
-    if (sync) {
-      const synced = await files.scheduler.enqueue(OP_FDSYNC, fd, 0, null, parsed);
-      if (synced < 0) throw systemError(synced, "fdatasync");
+  return files.steps(async () => {
+    // ext4 writes a file truncated to zero and rewritten back to disk inside close(2)
+    // (auto_da_alloc): with O_TRUNC, writeFile ran ~10x slower than Bun's. So, as Bun does,
+    // the file is opened without it, written, then cut to the bytes written.
+    const cutAfter = (flags & constants.O_TRUNC) !== 0 && (flags & constants.O_APPEND) === 0;
+    const fd = await files.openRaw(checked, cutAfter ? flags & ~constants.O_TRUNC : flags, parsedMode, parsed);
+    if (fd < 0) throw pathError(fd, "open", checked.shown);
+    try {
+      await writeAll(files, fd, bytes, typeof data === "string", parsed);
+      if (cutAfter) await cutAt(files, fd, bytes.bytes.length, parsed);
+      if (sync) {
+        const synced = await files.scheduler.enqueue(OP_FDSYNC, fd, 0, null, parsed);
+        if (synced < 0) throw systemError(synced, "fdatasync");
+      }
+    } catch (error) {
+      await files.closeRaw(fd);
+      throw error;
     }
-  } catch (error) {
-    await files.closeRaw(fd);
-    throw error;
-  }
-  const closed = await files.closeRaw(fd);
-  if (closed < 0) throw systemError(closed, "close");
+    const closed = await files.closeRaw(fd);
+    if (closed < 0) throw systemError(closed, "close");
+  });
 }
 
 /** ftruncate(fd, length); EINVAL (a FIFO, a character device: nothing to cut) is no error. */
