@@ -60,13 +60,13 @@ const working = new Set<Scheduler>();
 /**
  * The longest caio lets microtasks alone run this thread. Cached reads complete inside
  * the submitting call, so a caller awaiting them in a loop never gives the event loop a
- * turn: timers, sockets and other callbacks would wait until the loop ends. The first
- * flush of a turn always runs as a microtask (at the end of the tick that issued the
- * operations); once flushes have gone on for this long within one turn, the next one
- * waits for the event loop's next turn (setImmediate) instead.
+ * turn: timers, sockets and other callbacks would wait until the loop ends. Submission
+ * always happens at the end of the tick that issued the operations (a write's bytes are
+ * taken then); but once pumps have gone on for this long within one turn, the
+ * completions are reaped in the event loop's next turn (setImmediate) instead of at once.
  */
 const MAX_MICROTASK_RUN_MS = 2;
-/** When this turn's first flush was scheduled; meaningful while turnWatched. */
+/** When this turn's first pump ran; meaningful while turnWatched. */
 let turnStartedAt = 0;
 /** A setImmediate is pending that will mark the end of the current turn. */
 let turnWatched = false;
@@ -75,7 +75,7 @@ function endOfTurn(): void {
   turnWatched = false;
 }
 
-/** Whether the next flush should wait for a new turn of the event loop. */
+/** Whether pumps have run longer than MAX_MICROTASK_RUN_MS in this turn of the event loop (the first call of a turn starts its clock). */
 function turnOverdue(): boolean {
   const now = performance.now();
   if (!turnWatched) {
@@ -92,6 +92,8 @@ export class Scheduler {
   readonly #slots: SlotTable;
   readonly #queue = new OpQueue();
   #queued = 0;
+  /** A pump is scheduled for the next turn to reap completions left there (#reapNextTurn). */
+  #reapScheduled = false;
   /** Multi-step operations under way (busy()): close() waits for them. */
   #units = 0;
   #inFlight = 0;
@@ -113,7 +115,6 @@ export class Scheduler {
   readonly #cancels: Cancels;
   readonly #descriptors = new Descriptors(
     (ops) => this.#requeue(ops),
-    // Idle: nothing in flight and no flush pending (a deferred one may carry the closes that free descriptors).
     () => this.#inFlight === 0 && !this.#flushScheduled,
   );
   #reapRetry: ReturnType<typeof setTimeout> | undefined;
@@ -124,17 +125,24 @@ export class Scheduler {
     this.#slots = new SlotTable(backend.capacity, backend.views);
     this.#cancels = new Cancels(backend.capacity);
     void this.#emptyBuffer.buffer;
-    this.#submitter = new Submitter({
-      backend,
+    this.#submitter = this.#newSubmitter();
+    // Weak: an idle scheduler nobody references may be collected (see `working` for a busy one).
+    // No closure in this constructor may use `this`: they would share one scope with this
+    // one, which the backend holds, and the scheduler could never be collected.
+    const self = new WeakRef(this);
+    backend.onReady = () => self.deref()?.pumpReady();
+  }
+
+  /** The submitter, over closures made here rather than in the constructor (see there). */
+  #newSubmitter(): Submitter {
+    return new Submitter({
+      backend: this.#backend,
       slots: this.#slots,
       queue: this.#queue,
       emptyAddress: ptr(this.#emptyBuffer),
       inFlight: () => this.#inFlight,
       settleQueued: (op, outcome) => this.#settleQueued(op, outcome),
     });
-    // Weak: an idle scheduler nobody references may be collected (see `working` for a busy one).
-    const self = new WeakRef(this);
-    backend.onReady = () => self.deref()?.pumpReady();
   }
 
   get closing(): boolean {
@@ -267,8 +275,7 @@ export class Scheduler {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    if (turnOverdue()) setImmediate(this.#flush);
-    else queueMicrotask(this.#flush);
+    queueMicrotask(this.#flush);
   }
 
   readonly #flush = (): void => {
@@ -289,7 +296,7 @@ export class Scheduler {
         const queuedBefore = this.#queued;
         this.#submitQueued();
         const progressed = this.#queued < queuedBefore;
-        const reaped = this.#reapReady();
+        const reaped = turnOverdue() ? this.#reapNextTurn() : this.#reapReady();
         if (this.#queued === 0) break;
         // Stop only when neither reaping nor submitting moved anything: then a wake-up will.
         if (reaped === 0 && (!progressed || this.#slots.free === 0)) break;
@@ -300,6 +307,20 @@ export class Scheduler {
       this.#finishCloseIfIdle();
     }
   }
+
+  /** Leaves ready completions for a pump in the event loop's next turn (no wake-up may come for them); reaps none now. */
+  #reapNextTurn(): number {
+    if (!this.#reapScheduled && this.#inFlight > 0) {
+      this.#reapScheduled = true;
+      setImmediate(this.#reapInNewTurn);
+    }
+    return 0;
+  }
+
+  readonly #reapInNewTurn = (): void => {
+    this.#reapScheduled = false;
+    this.#pump();
+  };
 
   /** Hands the queued ops that fit to the backend (scheduler/submit.ts) and books what went in flight. */
   #submitQueued(): void {
