@@ -35,14 +35,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* statx(2) and statmount(2) by their ABI, whatever the C library's headers know. */
-#ifndef __NR_statx
-#if defined(__x86_64__)
-#define __NR_statx 332
-#elif defined(__aarch64__)
-#define __NR_statx 291
-#endif
-#endif
+#include "fileops.h" /* __NR_statx where the C library's headers lack it */
+
+/* statmount(2) by its ABI, whatever the C library's headers know (statx's: fileops.h). */
 #ifndef __NR_statmount
 #define __NR_statmount 457 /* the same on every architecture (6.8+) */
 #endif

@@ -431,16 +431,7 @@ static int submit_chunk(struct uring_backend *b, const struct caio_op *ops, uint
  */
 static void hold_batch(struct uring_backend *b, const struct caio_op *ops, uint32_t n)
 {
-	caio_mem_hold_ops(ops, n, b->held);
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t slot = ops[i].user_data;
-		int32_t refused = refusal_of(&ops[i], b->held);
-
-		b->staged[i] = ops[i];
-		b->staged[i].opcode = op_code(&ops[i]);
-		b->via[slot] = refused < 0 ? VIA_EARLY : VIA_RING;
-		b->early_res[slot] = refused;
-	}
+	stage_and_hold(ops, n, b->staged, b->held, b->via, b->early_res, VIA_RING, VIA_EARLY);
 }
 
 /* Drops the holds of ops[from..n), which stay with the caller. */

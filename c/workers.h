@@ -480,6 +480,28 @@ static int32_t refusal_of(const struct caio_op *op, struct caio_mem_block *const
 	return fileop_check(op);
 }
 
+/*
+ * For a backend that routes ops itself (aio.c, uring.c): copies ops[0..n) into staged[]
+ * without CAIO_OP_F_NATIVE, holds each flagged op's block (memory.h), and marks by slot
+ * in via[] one that must not run (refusal_of) `early`, with its error in early_res[],
+ * and the rest `route`.
+ */
+static __attribute__((unused)) void stage_and_hold(const struct caio_op *ops, uint32_t n, struct caio_op *staged,
+						   struct caio_mem_block **held, uint8_t *via, int32_t *early_res,
+						   uint8_t route, uint8_t early)
+{
+	caio_mem_hold_ops(ops, n, held);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t slot = ops[i].user_data;
+		int32_t refused = refusal_of(&ops[i], held);
+
+		staged[i] = ops[i];
+		staged[i].opcode = op_code(&ops[i]);
+		via[slot] = refused < 0 ? early : route;
+		early_res[slot] = refused;
+	}
+}
+
 /* Marks every op's slot queued, or none of them: a bad or busy slot rejects the batch. */
 static int claim_slots(struct workers *w, const struct caio_op *ops, uint32_t n)
 {
