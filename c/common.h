@@ -72,6 +72,18 @@ enum caio_opcode {
 	/* mkdirat(fd, path at buf, mode = offset). */
 	CAIO_OP_MKDIRAT = 13,
 	/*
+	 * A whole small file in one op: openat(fd, path, flags = low 32 bits of offset,
+	 * O_CLOEXEC added), read(2) of up to `cap` = high 32 bits of offset bytes, a second
+	 * read(2) of 1 byte to see the end of file, close. buf is a block of len bytes:
+	 * int32 results of the four steps (open, read, confirming read, close: 0 until set),
+	 * 16 bytes of scratch (the confirming read's byte), `cap` bytes of data, then the
+	 * path. res is the first read's byte count when the confirming read found the end,
+	 * else the first failed step's -errno (open first), else -EFBIG: the file holds more
+	 * than cap bytes (or is endless), and the caller reads it in steps. The file is
+	 * always closed. See fileops.h; uring.c links the four on the ring.
+	 */
+	CAIO_OP_READFILE = 14,
+	/*
 	 * For every path op, each path's NUL must lie within its `len` bytes (STATX: after
 	 * the 256-byte struct; RENAMEAT: old's before the split, new's after it), or the op
 	 * completes with -EINVAL without running: nothing reads past the memory it holds.
@@ -85,7 +97,7 @@ enum caio_opcode {
 };
 
 /* The highest opcode the backends accept. */
-#define CAIO_OP_MAX CAIO_OP_MKDIRAT
+#define CAIO_OP_MAX CAIO_OP_READFILE
 
 /*
  * Set in an op's opcode by JavaScript when its memory (the bytes, or for READV/WRITEV

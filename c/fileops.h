@@ -42,6 +42,12 @@
 /* The struct statx that starts a STATX op's memory; its path follows. */
 #define FILEOP_STATX_BYTES 256u
 
+/* A READFILE op's memory: the steps' results, the confirming read's byte, then the data (common.h). */
+#define READFILE_STEPS 4u
+#define READFILE_SCRATCH 16u
+#define READFILE_DATA 32u
+enum readfile_step { STEP_OPEN = 0, STEP_READ, STEP_CONFIRM, STEP_CLOSE };
+
 static uint16_t fileop_code(const struct caio_op *op)
 {
 	return (uint16_t)(op->opcode & ~CAIO_OP_F_NATIVE);
@@ -49,7 +55,37 @@ static uint16_t fileop_code(const struct caio_op *op)
 
 static bool fileop_is(uint16_t code)
 {
-	return code >= CAIO_OP_OPENAT && code <= CAIO_OP_MKDIRAT;
+	return code >= CAIO_OP_OPENAT && code <= CAIO_OP_READFILE;
+}
+
+/* A READFILE's data capacity: the high word of its offset. */
+static uint32_t readfile_cap(const struct caio_op *op)
+{
+	return (uint32_t)(op->offset >> 32);
+}
+
+/* Where a READFILE's path starts in its memory; past len when cap does not fit. */
+static uint64_t readfile_path_at(const struct caio_op *op)
+{
+	return (uint64_t)READFILE_DATA + readfile_cap(op);
+}
+
+static int32_t *readfile_results(const struct caio_op *op)
+{
+	return (int32_t *)(uintptr_t)op->buf;
+}
+
+/*
+ * A READFILE's result from its steps' (common.h): the first failure, open's first,
+ * else -EFBIG when the confirming read found more, else the bytes read.
+ */
+static int32_t readfile_outcome(const int32_t *steps)
+{
+	for (uint32_t i = 0; i < READFILE_STEPS; i++) {
+		if (steps[i] < 0)
+			return steps[i];
+	}
+	return steps[STEP_CONFIRM] > 0 ? -EFBIG : steps[STEP_READ];
 }
 
 /* Ops whose memory holds a path: fd is only the directory it is relative to. */
@@ -86,6 +122,8 @@ static int32_t fileop_check(const struct caio_op *op)
 		return has_nul(op, FILEOP_STATX_BYTES, op->len) ? 0 : -EINVAL;
 	case CAIO_OP_RENAMEAT:
 		return has_nul(op, 0, split) && has_nul(op, split, op->len) ? 0 : -EINVAL;
+	case CAIO_OP_READFILE:
+		return readfile_path_at(op) < op->len && has_nul(op, (uint32_t)readfile_path_at(op), op->len) ? 0 : -EINVAL;
 	default:
 		return has_nul(op, 0, op->len) ? 0 : -EINVAL;
 	}
@@ -130,11 +168,45 @@ static long fileop_syscall(const struct caio_op *op)
 	return -1;
 }
 
+/* read(2) at the file's position, again when interrupted: bytes or -errno. */
+static int32_t read_retrying(int fd, void *into, uint32_t len)
+{
+	ssize_t ret;
+
+	do
+		ret = read(fd, into, len);
+	while (ret < 0 && errno == EINTR);
+	return ret < 0 ? -errno : (int32_t)ret;
+}
+
+/* READFILE's four steps, as the ring runs them linked (uring.c): a read that fails ends the reading. */
+static int32_t readfile_run(const struct caio_op *op)
+{
+	int32_t *steps = readfile_results(op);
+	uint8_t *memory = (uint8_t *)(uintptr_t)op->buf;
+	int fd;
+
+	memset(steps, 0, READFILE_STEPS * sizeof(int32_t));
+	do
+		fd = openat(op->fd, (const char *)memory + readfile_path_at(op), (int)((uint32_t)op->offset | O_CLOEXEC));
+	while (fd < 0 && errno == EINTR);
+	steps[STEP_OPEN] = fd < 0 ? -errno : 0;
+	if (fd < 0)
+		return steps[STEP_OPEN];
+	steps[STEP_READ] = read_retrying(fd, memory + READFILE_DATA, readfile_cap(op));
+	if (steps[STEP_READ] >= 0)
+		steps[STEP_CONFIRM] = read_retrying(fd, memory + READFILE_SCRATCH, 1);
+	steps[STEP_CLOSE] = close(fd) < 0 && errno != EINTR ? -errno : 0;
+	return readfile_outcome(steps);
+}
+
 /* Runs a file op: its result (a new fd, 0) or -errno. */
 static int32_t fileop_run(const struct caio_op *op)
 {
 	long ret;
 
+	if (op->opcode == CAIO_OP_READFILE)
+		return readfile_run(op);
 	/* Linux frees the descriptor even when close is interrupted: retrying could close a reused number. */
 	if (op->opcode == CAIO_OP_CLOSE)
 		return close(op->fd) < 0 && errno != EINTR ? -errno : 0;

@@ -36,6 +36,7 @@
 #include "fsclass.h"
 #include "owner.h"
 #include "ring.h"
+#include "uring_chain.h"
 #include "uring_sqe.h"
 #include "wake.h"
 #include "workers.h"
@@ -73,19 +74,26 @@ struct uring_backend {
 	uint32_t refused_count;
 	struct mount_cache mounts;
 	struct fd_memo memo;
+	struct chains chains; /* READFILE as linked chains (uring_chain.h) */
 	uint32_t capacity;
-	uint32_t in_flight; /* submitted ops whose CQE was not reaped yet (cancels excluded) */
+	uint32_t in_flight; /* CQEs owed for submitted ops (a chain owes one per step; cancels excluded) */
 	uint32_t cancels_in_flight; /* cancellations the kernel took whose CQE was not drained yet */
 	uint64_t submit_calls;
 };
 
+#include "uring_route.h"
+
 /* Creates the ring for b->capacity ops in flight, leaving the IORING_SETUP_* flags of `avoid` untried. */
 static int setup_ring(struct uring_backend *b, uint32_t avoid, struct io_uring_params *p)
 {
-	uint32_t capacity = b->capacity;
-	unsigned sq_entries = capacity < MAX_SQ_ENTRIES ? capacity : MAX_SQ_ENTRIES;
-	/* Room for every op in flight plus one cancellation each, up to 32768 ops; cq_room() budgets the rest. */
-	unsigned cq_entries = 2 * capacity < MAX_CQ_ENTRIES ? 2 * capacity : MAX_CQ_ENTRIES;
+	uint64_t capacity = b->capacity;
+	/* A READFILE chain takes CHAIN_SQES entries: a batch of them all goes in one call. */
+	unsigned sq_entries = (unsigned)(CHAIN_SQES * capacity < MAX_SQ_ENTRIES ? CHAIN_SQES * capacity : MAX_SQ_ENTRIES);
+	/*
+	 * Room for every op in flight as a chain (one CQE per step) plus a cancellation of
+	 * each step, up to 8192 ops; cq_room() budgets the rest.
+	 */
+	unsigned cq_entries = (unsigned)(2 * CHAIN_SQES * capacity < MAX_CQ_ENTRIES ? 2 * CHAIN_SQES * capacity : MAX_CQ_ENTRIES);
 
 	return ring_setup(&b->ring, sq_entries, cq_entries, avoid, p);
 }
@@ -126,7 +134,10 @@ static int open_ring(struct uring_backend *b, uint32_t option)
 		return ret;
 	if (option & CAIO_URING_NO_FILE_OPS)
 		drop_file_ops(b);
-	return ring_map(&b->ring, &p);
+	ret = ring_map(&b->ring, &p);
+	if (ret == 0 && ring_has(b, CAIO_OP_OPENAT) && ring_has(b, CAIO_OP_CLOSE))
+		chains_open(&b->chains, &b->ring, b->capacity);
+	return ret;
 }
 
 static int open_wake(struct uring_backend *b)
@@ -164,6 +175,7 @@ static void free_backend(struct uring_backend *b)
 	free(b->held);
 	free(b->staged);
 	free(b->refused);
+	chains_free(&b->chains);
 	free(b);
 }
 
@@ -187,6 +199,7 @@ CAIO_EXPORT int caio_uring_open(uint32_t capacity, uint32_t option, void **out)
 		return -ENOMEM;
 	b->capacity = capacity;
 	wake_init(&b->wake);
+	chains_init(&b->chains);
 	workers_init(&b->pool, &b->wake, capacity, default_threads(capacity), "caio-uring-pool");
 	ring_init(&b->ring);
 	ret = alloc_slots(b, capacity);
@@ -206,88 +219,6 @@ CAIO_EXPORT int caio_uring_open(uint32_t capacity, uint32_t option, void **out)
 err:
 	free_backend(b);
 	return ret;
-}
-
-/*
- * A large buffered read that hits the page cache would otherwise be copied inline,
- * on the JavaScript thread inside io_uring_enter; punted to io-wq the copies run on
- * the other cores meanwhile (+10% on cached 1 MiB reads at 4 in flight here).
- * O_DIRECT reads are left alone: punted, each would hold a blocked io-wq worker for
- * the device's whole latency, capping the queue depth at the worker limit. The
- * fcntl, once per descriptor per submitting call, costs far less than copying 256 KiB.
- *
- * Smaller buffered reads that miss the cache stay inline too: the kernel starts the
- * readahead and never waits for the device inside io_uring_enter; a read whose data
- * arrives while the call still runs is copied as task work on its way out, the same
- * CPU a cached read costs (64 x 128 KiB: 20-26 ms of system time cold, 16-22 ms
- * cached, on the 2-vCPU development VM).
- */
-#define ASYNC_READ_BYTES (256u * 1024)
-
-/* How an op is issued: decided once per op from what the batch learnt about its descriptor. */
-enum route {
-	ROUTE_RING = 0,
-	ROUTE_RING_ASYNC, /* the ring, with IOSQE_ASYNC */
-	ROUTE_POOL,
-	ROUTE_SYNC, /* the submitting call runs it (VIA_SYNC) */
-};
-
-static bool ring_has(const struct uring_backend *b, uint16_t code)
-{
-	return (b->ring_ops >> code) & 1;
-}
-
-/*
- * An op the ring should not (or cannot) run goes to the pool. Should no worker
- * start, the ring takes it after all, or, for an opcode the kernel lacks, the
- * submitting call runs it.
- */
-static enum route off_ring(struct uring_backend *b, uint16_t code)
-{
-	if (workers_usable(&b->pool))
-		return ROUTE_POOL;
-	return ring_has(b, code) ? ROUTE_RING : ROUTE_SYNC;
-}
-
-/*
- * Path ops (OPENAT, STATX, UNLINKAT, RENAMEAT, MKDIRAT) always carry IOSQE_ASYNC.
- * Their file system is unknown until the kernel has looked the path up, and an
- * inline OPENAT without O_CREAT/O_TRUNC (the kernel runs every other path op in
- * io-wq anyway, 5.6+) would open a FUSE or NFS file on the JavaScript thread for a
- * whole round trip to the server: LOOKUP_CACHED only spares the path walk, and
- * fuse_open still asks its daemon (an NFSv4 open sends its OPEN) once every dentry
- * is cached. The price, from bench/uring-path-async.c on the loaded 2-vCPU
- * development VM (a cached file on ext4, 6.18): an OPENAT alone takes 11-23 us
- * instead of 5-7 us, 0.5 us of JavaScript-thread CPU instead of 0.5-1.1 us per open
- * in batches of 32, about twice the CPU in all; still 2-3x faster than the pool
- * (what Node does), and STATX costs the same either way (io-wq regardless).
- */
-
-/*
- * Decides the route of one op of the batch being submitted. Descriptors are looked at
- * through b->memo, which caio_uring_submit resets for each call: a CLOSE may free a
- * number an OPENAT of the same batch reuses, but the new descriptor is known only
- * from a completion, so no op naming it can be in this batch, and the next batch
- * looks afresh. Path ops are not classified by their fd (AT_FDCWD, or a directory).
- */
-static enum route route_of(struct uring_backend *b, const struct caio_op *op)
-{
-	struct fd_facts *f;
-	int flags;
-
-	if (!ring_has(b, op->opcode))
-		return off_ring(b, op->opcode);
-	if (fileop_has_path(op->opcode))
-		return ROUTE_RING_ASYNC;
-	f = fd_facts(&b->memo, op->fd);
-	fd_stat(f, &b->mounts);
-	/* A bad descriptor is the kernel's to report; one statx may not look at counts as remote. */
-	if (f->err < 0 ? f->err != -EBADF : f->remote)
-		return off_ring(b, op->opcode);
-	if (op->opcode != CAIO_OP_READ || op->len < ASYNC_READ_BYTES || !S_ISREG(f->mode))
-		return ROUTE_RING;
-	flags = fd_flags(f);
-	return flags >= 0 && !(flags & O_DIRECT) ? ROUTE_RING_ASYNC : ROUTE_RING;
 }
 
 static int validate_ops(const struct uring_backend *b, const struct caio_op *ops, uint32_t n)
@@ -333,17 +264,29 @@ static uint32_t cq_room(struct uring_backend *b, uint32_t want)
 	return cq_free(b);
 }
 
-static uint32_t min3(uint32_t a, uint32_t b, uint32_t c)
+static uint32_t min2(uint32_t a, uint32_t b)
 {
-	uint32_t m = a < b ? a : b;
+	return a < b ? a : b;
+}
 
-	return m < c ? m : c;
+/* Writes the SQEs of ops[i] (route not ROUTE_POOL/ROUTE_SYNC) from `at` SQEs past the SQ tail on. */
+static void prep_route(struct uring_backend *b, const struct caio_op *op, enum route route, uint32_t at)
+{
+	struct io_uring_sqe *chain[CHAIN_SQES];
+
+	if (route != ROUTE_CHAIN) {
+		prep_sqe(ring_sqe(&b->ring, at), op, route == ROUTE_RING_ASYNC);
+		return;
+	}
+	for (uint32_t k = 0; k < CHAIN_SQES; k++)
+		chain[k] = ring_sqe(&b->ring, at + k);
+	chain_prep(&b->chains, chain, op);
 }
 
 /*
- * Decides the route of ops[0..), writing an SQE for each that takes the ring, until
- * `room` SQEs are written or the ops run out; records each slot's route in via[]. Returns
- * how many ops it looked at; *sqes is how many SQEs it wrote.
+ * Decides the route of ops[0..), writing the SQEs of each that takes the ring, until
+ * the next would not fit in `room` SQEs or the ops run out; records each slot's route
+ * in via[]. Returns how many ops it looked at; *sqes is how many SQEs it wrote.
  */
 static uint32_t prepare_chunk(struct uring_backend *b, const struct caio_op *ops, uint32_t n, uint32_t room,
 			      uint32_t *sqes)
@@ -358,26 +301,52 @@ static uint32_t prepare_chunk(struct uring_backend *b, const struct caio_op *ops
 		route = route_of(b, &ops[i]);
 
 		b->via[ops[i].user_data] = route == ROUTE_POOL ? VIA_POOL : route == ROUTE_SYNC ? VIA_SYNC : VIA_RING;
-		if (route == ROUTE_POOL || route == ROUTE_SYNC)
+		if (route_sqes(route) == 0)
 			continue;
-		if (count == room)
+		if (count + route_sqes(route) > room)
 			break;
-		prep_sqe(ring_sqe(&b->ring, count), &ops[i], route == ROUTE_RING_ASYNC);
-		count++;
+		prep_route(b, &ops[i], route, count);
+		count += route_sqes(route);
 	}
 	*sqes = count;
 	return i;
 }
 
-/* Index in ops[] of the ring op after the first `taken` ones (the first the kernel did not take). */
-static uint32_t ring_op_index(const struct uring_backend *b, const struct caio_op *ops, uint32_t taken)
+/* SQEs the ring op in `slot` was written as (its route was decided and prepared). */
+static uint32_t written_sqes(const struct uring_backend *b, uint32_t slot)
 {
-	uint32_t i = 0;
+	return chain_is(&b->chains, slot) ? CHAIN_SQES : 1;
+}
 
-	for (;; i++) {
-		if (b->via[ops[i].user_data] == VIA_RING && taken-- == 0)
-			return i;
+/*
+ * Index in ops[0..end) of the first ring op the kernel did not take any SQE of, after
+ * it took `taken`. A chain it took only part of counts as taken, owing the CQEs of
+ * the SQEs taken (nothing else is possible: the kernel fails what follows a broken
+ * link, and posts a CQE for each SQE it consumed); the chains after it never went out
+ * and give their table slots back.
+ */
+static uint32_t ring_op_index(struct uring_backend *b, const struct caio_op *ops, uint32_t end, uint32_t taken)
+{
+	uint32_t first = end;
+
+	for (uint32_t i = 0; i < end; i++) {
+		uint32_t slot = ops[i].user_data, size;
+
+		if (b->via[slot] != VIA_RING)
+			continue;
+		if (first == end && taken == 0)
+			first = i;
+		if (first < end) {
+			if (chain_is(&b->chains, slot))
+				chain_release(&b->chains, slot);
+			continue;
+		}
+		size = written_sqes(b, slot);
+		if (taken < size)
+			b->chains.owed[slot] = (uint8_t)taken;
+		taken = taken > size ? taken - size : 0;
 	}
+	return first;
 }
 
 /* Queues a completion made by the submitting call; the next reap hands it out. */
@@ -403,7 +372,7 @@ static int submit_chunk(struct uring_backend *b, const struct caio_op *ops, uint
 	if (sqes > 0) {
 		ret = ring_submit(&b->ring, sqes, &b->submit_calls);
 		if (ret < (int)sqes) {
-			end = ring_op_index(b, ops, ret < 0 ? 0 : (uint32_t)ret);
+			end = ring_op_index(b, ops, end, ret < 0 ? 0 : (uint32_t)ret);
 			*more = false;
 		}
 		if (ret > 0)
@@ -463,7 +432,7 @@ CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint3
 	fd_memo_reset(&b->memo);
 	ring_mute_eventfd(&b->ring, 1);
 	while (done < n && more) {
-		uint32_t room = min3(n - done, ring_sq_space(&b->ring), cq_room(b, n - done));
+		uint32_t room = min2(ring_sq_space(&b->ring), cq_room(b, n - done));
 		int ret = submit_chunk(b, b->staged + done, n - done, room, &more);
 
 		if (ret < 0) {
@@ -481,7 +450,10 @@ CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint3
 	return (int)done;
 }
 
-/* Copies CQEs into out[] (cancellation results are dropped); returns the count. */
+/*
+ * Copies completions into out[] from the CQ (cancellations' results are dropped, a
+ * chain's steps gathered into one completion); returns the count.
+ */
 static uint32_t drain_cq(struct uring_backend *b, struct caio_done *out, uint32_t max)
 {
 	unsigned head = ring_cq_head(&b->ring);
@@ -490,16 +462,19 @@ static uint32_t drain_cq(struct uring_backend *b, struct caio_done *out, uint32_
 
 	for (; head != tail && n < max; head++) {
 		const struct io_uring_cqe *cqe = ring_cqe(&b->ring, head);
+		uint32_t slot = chain_slot(cqe->user_data);
+
 		if (cqe->user_data & CANCEL_TAG) {
 			b->cancels_in_flight--;
 			continue;
 		}
-		out[n].user_data = (uint32_t)cqe->user_data;
+		b->in_flight--;
+		out[n].user_data = slot;
 		out[n].res = cqe->res;
-		n++;
+		if (!chain_is(&b->chains, slot) || chain_cqe(&b->chains, cqe->user_data, cqe->res, &out[n].res))
+			n++;
 	}
 	ring_cq_consume(&b->ring, head);
-	b->in_flight -= n;
 	return n;
 }
 
@@ -547,25 +522,34 @@ static uint32_t prepare_cancels(struct uring_backend *b, const uint32_t *slots, 
 	uint32_t i, count = 0;
 
 	for (i = 0; i < n; i++) {
+		uint32_t need = chain_cancel_sqes(&b->chains, slots[i]);
+
 		if (b->via[slots[i]] != VIA_RING)
 			continue;
-		if (count == room)
+		if (count + need > room)
 			break;
-		prep_cancel(ring_sqe(&b->ring, count), slots[i]);
-		count++;
+		/* A chain's steps: the open is the bare slot, the reads carry their step (uring_chain.h). */
+		for (uint64_t step = 0; step < need; step++)
+			prep_cancel(ring_sqe(&b->ring, count + (uint32_t)step), slots[i], slots[i] | step << STEP_SHIFT);
+		count += need;
 	}
 	*sqes = count;
 	return i;
 }
 
-/* Index in slots[] of the ring's slot after the first `taken` ones. */
+/* Index in slots[] of the first ring slot none of whose cancellations the kernel took, after it took `taken`. */
 static uint32_t ring_slot_index(const struct uring_backend *b, const uint32_t *slots, uint32_t taken)
 {
 	uint32_t i = 0;
 
 	for (;; i++) {
-		if (b->via[slots[i]] == VIA_RING && taken-- == 0)
+		uint32_t need = chain_cancel_sqes(&b->chains, slots[i]);
+
+		if (b->via[slots[i]] != VIA_RING)
+			continue;
+		if (taken == 0)
 			return i;
+		taken = taken > need ? taken - need : 0;
 	}
 }
 
@@ -615,7 +599,7 @@ CAIO_EXPORT int caio_uring_cancel(void *handle, const uint32_t *slots, uint32_t 
 	if (caio_check_slots(b->capacity, slots, n) < 0)
 		return -EINVAL;
 	while (taken < n && more) {
-		uint32_t room = min3(n - taken, ring_sq_space(&b->ring), cq_room(b, n - taken));
+		uint32_t room = min2(ring_sq_space(&b->ring), cq_room(b, n - taken));
 		int ret = cancel_chunk(b, slots + taken, n - taken, room, &more);
 
 		if (ret < 0)

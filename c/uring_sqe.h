@@ -59,7 +59,8 @@ static int sqe_opcodes(const struct io_uring_probe *probe, uint32_t *ring_ops)
 			ret = -ENOSYS;
 	}
 	for (uint32_t code = 0; code <= CAIO_OP_MAX; code++) {
-		if (probe_has(probe, ring_opcodes[code]))
+		/* READFILE is no one ring opcode but a chain of them (uring_chain.h). */
+		if (code != CAIO_OP_READFILE && probe_has(probe, ring_opcodes[code]))
 			*ring_ops |= 1U << code;
 	}
 	return ret;
@@ -132,13 +133,16 @@ static void prep_sqe(struct io_uring_sqe *sqe, const struct caio_op *op, bool as
 	sqe->off = op->offset;
 }
 
-/* An IORING_OP_ASYNC_CANCEL of the op in `slot`; its own CQE carries CANCEL_TAG. */
-static void prep_cancel(struct io_uring_sqe *sqe, uint32_t slot)
+/*
+ * An IORING_OP_ASYNC_CANCEL of the request with user_data `target`: the op in `slot`,
+ * or one step of its chain (uring_chain.h). Its own CQE carries CANCEL_TAG.
+ */
+static void prep_cancel(struct io_uring_sqe *sqe, uint32_t slot, uint64_t target)
 {
 	memset(sqe, 0, sizeof(*sqe));
 	sqe->opcode = IORING_OP_ASYNC_CANCEL;
 	sqe->fd = -1;
-	sqe->addr = slot;
+	sqe->addr = target;
 	sqe->user_data = CANCEL_TAG | slot;
 }
 

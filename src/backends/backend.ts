@@ -38,6 +38,15 @@ export const OP_FALLOCATE = 10;
 export const OP_UNLINKAT = 11;
 export const OP_RENAMEAT = 12;
 export const OP_MKDIRAT = 13;
+/**
+ * A whole small file in one op (open, read, a confirming 1-byte read, close): its
+ * memory is the four steps' int32 results, 16 bytes of scratch, the data, the path.
+ */
+export const OP_READFILE = 14;
+/** Layout of an OP_READFILE block: the steps' results, the scratch byte, the data. */
+export const READFILE_STEPS = 4;
+export const READFILE_SCRATCH = 16;
+export const READFILE_DATA = 32;
 
 /** What an op reads into or writes from: one of caio's own views, or a readv/writev list of them. */
 export type StagedBuffers = Uint8Array | readonly Uint8Array[];

@@ -6,6 +6,7 @@
 import {
   close,
   fstat,
+  read,
   ftruncate,
   lstat,
   mkdir,
@@ -16,7 +17,19 @@ import {
   unlink,
   type BigIntStats,
 } from "node:fs";
-import { OP_CLOSE, OP_FALLOCATE, OP_FTRUNCATE, OP_MKDIRAT, OP_OPENAT, OP_RENAMEAT, OP_STATX, OP_UNLINKAT } from "./backend.ts";
+import {
+  OP_CLOSE,
+  OP_FALLOCATE,
+  OP_FTRUNCATE,
+  OP_OPENAT,
+  OP_READFILE,
+  OP_RENAMEAT,
+  OP_STATX,
+  OP_UNLINKAT,
+  READFILE_DATA,
+  READFILE_SCRATCH,
+  READFILE_STEPS,
+} from "./backend.ts";
 
 type Done = (error: NodeJS.ErrnoException | null, result?: number) => void;
 
@@ -30,6 +43,8 @@ export const STATX_SIZE = 256;
 const STATX_BASIC_STATS = 0x7ff;
 const STATX_BTIME = 0x800;
 const EINVAL = -22;
+const EIO = -5;
+const EFBIG = -27;
 const ENOENT = -2;
 const EOPNOTSUPP = -95;
 const TWO_POW_32 = 4294967296;
@@ -46,7 +61,7 @@ function pathAt(block: Uint8Array, from: number, dirfd: number): Buffer {
 
 /** True for the file opcodes this module handles. */
 export function isFileOpcode(opcode: number): boolean {
-  return opcode >= OP_OPENAT && opcode <= OP_MKDIRAT;
+  return opcode >= OP_OPENAT && opcode <= OP_READFILE;
 }
 
 /** Starts one file op; `buf` is the record's buf field as a number (fallocate's length). */
@@ -54,6 +69,7 @@ export function issueFile(opcode: number, fd: number, block: Uint8Array | null, 
   const low = offset % TWO_POW_32;
   const high = Math.floor(offset / TWO_POW_32);
   const ok = (error: NodeJS.ErrnoException | null) => done(error, 0);
+  if (opcode === OP_READFILE) return readWhole(fd, block!, low, high, done);
   // The kernel answers ENOENT for an empty path; node:fs would throw EINVAL.
   if (block && opcode !== OP_STATX && block[0] === 0) return done(null, ENOENT);
   if (opcode === OP_RENAMEAT && block![low] === 0) return done(null, ENOENT);
@@ -85,6 +101,43 @@ export function issueFile(opcode: number, fd: number, block: Uint8Array | null, 
     default:
       mkdir(pathAt(block!, 0, fd), { mode: offset }, ok);
   }
+}
+
+/** -errno of a node:fs error (its errno is negative already). */
+function errnoOf(error: NodeJS.ErrnoException): number {
+  return typeof error.errno === "number" && error.errno < 0 ? error.errno : EIO;
+}
+
+/** c/fileops.h's readfile_outcome: the first failed step, else EFBIG if the file goes on, else the bytes read. */
+function readWholeOutcome(steps: DataView): number {
+  for (let i = 0; i < READFILE_STEPS; i++) if (steps.getInt32(i * 4, true) < 0) return steps.getInt32(i * 4, true);
+  return steps.getInt32(8, true) > 0 ? EFBIG : steps.getInt32(4, true);
+}
+
+/** OP_READFILE as c/fileops.h's readfile_run does it, step by step through node:fs; the results go into the block. */
+function readWhole(dirfd: number, block: Uint8Array, flags: number, cap: number, done: Done): void {
+  const steps = new DataView(block.buffer, block.byteOffset, READFILE_STEPS * 4);
+  for (let i = 0; i < READFILE_STEPS; i++) steps.setInt32(i * 4, 0, true);
+  const path = pathAt(block, READFILE_DATA + cap, dirfd);
+  if (path.length === 0) return done(null, ENOENT);
+  const step = (index: number, error: NodeJS.ErrnoException | null, value: number) => steps.setInt32(index * 4, error ? errnoOf(error) : value, true);
+  open(path, flags, (error, fd) => {
+    step(0, error, 0);
+    if (error) return done(null, readWholeOutcome(steps));
+    const closing = () =>
+      close(fd, (failed) => {
+        step(3, failed, 0);
+        done(null, readWholeOutcome(steps));
+      });
+    read(fd, block, READFILE_DATA, cap, null, (failed, bytes) => {
+      step(1, failed, bytes);
+      if (failed) return closing();
+      read(fd, block, READFILE_SCRATCH, 1, null, (confirmFailed, more) => {
+        step(2, confirmFailed, more);
+        closing();
+      });
+    });
+  });
 }
 
 /** stat, lstat or fstat by the statx flags, written into the block's struct statx. */

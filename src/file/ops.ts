@@ -4,7 +4,20 @@
  * anything reaches the scheduler; failures become node:fs-shaped errors here, in the
  * awaiting method, so their stacks lead back to the caller.
  */
-import { OP_CLOSE, OP_FALLOCATE, OP_FTRUNCATE, OP_MKDIRAT, OP_OPENAT, OP_RENAMEAT, OP_STATX, OP_UNLINKAT, type Backend } from "../backends/backend.ts";
+import {
+  OP_CLOSE,
+  OP_FALLOCATE,
+  OP_FTRUNCATE,
+  OP_MKDIRAT,
+  OP_OPENAT,
+  OP_READFILE,
+  OP_RENAMEAT,
+  OP_STATX,
+  OP_UNLINKAT,
+  READFILE_DATA,
+  READFILE_STEPS,
+  type Backend,
+} from "../backends/backend.ts";
 import { AT_FDCWD, STATX_SIZE } from "../backends/js-files.ts";
 import { dropNative, ENOMEM } from "../bounce.ts";
 import { contextClosed, invalidArgType, pathError, systemError, type CodedError } from "../errors.ts";
@@ -18,6 +31,9 @@ const AT_EMPTY_PATH = 0x1000;
 const AT_REMOVEDIR = 0x200;
 const FALLOC_FL_KEEP_SIZE = 1;
 const TWO_POW_32 = 4294967296;
+/** A readFile's one block (steps, data, path): files up to about this size take one operation. */
+const WHOLE_FILE_BLOCK = 64 * 1024;
+const MIN_WHOLE_FILE_DATA = 4096;
 const EEXIST = -17;
 const ENOENT = -2;
 const ENOTDIR = -20;
@@ -87,7 +103,7 @@ export class FileOps {
 
   /** Runs one path operation on its own block, freed once the op settles; resolves with the raw result. */
   async #onBlock(
-    opcode: 6 | 8 | 11 | 12 | 13,
+    opcode: 6 | 8 | 11 | 12 | 13 | 14,
     block: Buffer,
     offset: number,
     options: ParsedOptions,
@@ -96,13 +112,16 @@ export class FileOps {
     return this.#settleOnBlock(block, use, () => this.scheduler.enqueueFile(opcode, AT_FDCWD, offset, block, options));
   }
 
-  /** Awaits `run`, lets `use` read the block, then recycles it — or drops it if the op may still be in flight (aborted). */
-  async #settleOnBlock(block: Buffer, use: ((block: Buffer) => void) | undefined, run: () => Promise<number>): Promise<number> {
+  /**
+   * Awaits `run`, lets `use` read the block (after a failure too when `always`), then
+   * recycles it — or drops it if the op may still be in flight (aborted).
+   */
+  async #settleOnBlock(block: Buffer, use: ((block: Buffer, result: number) => void) | undefined, run: () => Promise<number>, always = false): Promise<number> {
     let reaped = false;
     try {
       const result = await run();
       reaped = true;
-      if (result >= 0 && use) use(block);
+      if ((result >= 0 || always) && use) use(block, result);
       return result;
     } finally {
       if (reaped) recyclePathBlock(block);
@@ -114,6 +133,25 @@ export class FileOps {
   openRaw(path: FilePath, flags: number, mode: number, options: ParsedOptions): Promise<number> {
     const offset = (flags >>> 0) + mode * TWO_POW_32;
     return this.#onBlock(OP_OPENAT, this.#block("open", 0, path), offset, options);
+  }
+
+  /**
+   * A whole file of up to about WHOLE_FILE_BLOCK bytes in one operation (OP_READFILE:
+   * open, read, confirming read, close; one linked chain on uring). `use` gets the
+   * block and the op's result whatever the outcome: the steps' results are its first
+   * READFILE_STEPS int32s, the data at READFILE_DATA when the result is >= 0.
+   */
+  readWholeRaw(path: FilePath, flags: number, options: ParsedOptions, use: (block: Buffer, result: number) => void): Promise<number> {
+    const cap = Math.max(MIN_WHOLE_FILE_DATA, WHOLE_FILE_BLOCK - READFILE_DATA - path.bytes.length - 1);
+    const block = this.#block("open", READFILE_DATA + cap, path);
+    block.fill(0, 0, READFILE_STEPS * 4); // a refused op never runs to clear the last op's results
+    const offset = (flags >>> 0) + cap * TWO_POW_32;
+    return this.#settleOnBlock(
+      block,
+      use,
+      () => this.scheduler.enqueueFile(OP_READFILE, AT_FDCWD, offset, block, options),
+      true,
+    );
   }
 
   async open(path: unknown, flags?: unknown, mode?: unknown): Promise<number> {

@@ -1,14 +1,18 @@
 /**
- * Whole-file reads and writes over a Context's file operations. readFile opens the
- * file and stats its path in the same batch, reads the stat's size plus one byte into
- * caio's native memory (one read tells both the contents and that the end was
- * reached), follows with reads until EOF when the file is larger than the stat said
- * or its size means nothing (/proc, FIFOs), and closes it whatever happened.
+ * Whole-file reads and writes over a Context's file operations. readFile first asks
+ * for the whole file in one operation (OP_READFILE: open, read, a 1-byte read that
+ * must find the end, close — one linked chain on uring, one pool task elsewhere),
+ * which is all a file of up to about 64 KiB needs. A larger one (or an endless one,
+ * /dev/zero) is read in steps: open, stat its path in the same batch, read the stat's
+ * size plus one byte into caio's native memory (one read tells both the contents and
+ * that the end was reached), follow with reads until EOF when the file is larger
+ * than the stat said or its size means nothing (/proc, FIFOs), and close it
+ * whatever happened.
  * writeFile opens, writes everything (short writes continue where they stopped),
  * fdatasyncs if asked, and closes.
  */
 import { constants } from "node:fs";
-import { OP_FDSYNC, OP_FTRUNCATE, OP_READ, OP_WRITE } from "../backends/backend.ts";
+import { OP_FDSYNC, OP_FTRUNCATE, OP_READ, OP_WRITE, READFILE_DATA, READFILE_STEPS } from "../backends/backend.ts";
 import { dropNative, ENOMEM } from "../bounce.ts";
 import { errorWithCode, invalidArgType, invalidArgValue, pathError, systemError } from "../errors.ts";
 import { allocReadBuffer, readBufferView, readResult } from "../readbuffers.ts";
@@ -16,7 +20,7 @@ import { parseOptions, toWritableBytes, type ParsedOptions } from "../validate.t
 import { freshOwnView, type OwnView } from "../views.ts";
 import { parseFlags, parseMode } from "./flags.ts";
 import { must, type FileOps } from "./ops.ts";
-import { toPath } from "./paths.ts";
+import { toPath, type FilePath } from "./paths.ts";
 
 const MAX_FILE = 2 ** 31 - 1;
 /** Reads past the stat's size (or for files whose size means nothing) ask for this much, doubling to 1 MiB. */
@@ -26,6 +30,8 @@ const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 const EIO = -5;
 const EINVAL = -22;
+const EFBIG = -27;
+const STEP_SYSCALLS = ["open", "read", "read", "close"] as const;
 
 export interface ReadFileOptions {
   /** Decode to a string with this encoding; a Buffer otherwise. */
@@ -81,33 +87,81 @@ export async function readFile(files: FileOps, path: unknown, options?: unknown)
   const flags = must(parseFlags(flag, "r", "flag"));
   const parsed = signalOnly(signal);
   return files.steps(async () => {
-    // The size is only a hint (the file is read to EOF anyway), so its stat goes out with the open.
-    let size = -1;
-    const sizing = files
-      .statRaw(checked, parsed, (block) => {
-        if ((block.readUInt16LE(28) & S_IFMT) === S_IFREG) size = Number(block.readBigUInt64LE(40));
-      })
-      .catch(() => -1);
-    const fd = await files.openRaw(checked, flags, 0o666, parsed);
-    if (fd < 0) throw pathError(fd, "open", checked.shown);
-    let bytes: Buffer;
-    try {
-      await sizing;
-      bytes = await readAll(files, fd, size, parsed);
-    } catch (error) {
-      await files.closeRaw(fd);
-      throw error;
-    }
-    const closed = await files.closeRaw(fd);
-    if (closed < 0) {
-      dropNative(bytes);
-      throw systemError(closed, "close");
-    }
-    if (!encoding) return bytes;
-    const text = bytes.toString(encoding);
-    dropNative(bytes);
-    return text;
+    const whole = await readWhole(files, checked, flags, encoding, parsed);
+    return whole ?? readInSteps(files, checked, flags, encoding, parsed);
   });
+}
+
+/** The file by OP_READFILE, decoded if asked; undefined when it holds more than one block (read it in steps). */
+async function readWhole(
+  files: FileOps,
+  path: FilePath,
+  flags: number,
+  encoding: BufferEncoding | undefined,
+  options: ParsedOptions,
+): Promise<Buffer | string | undefined> {
+  let contents: Buffer | string | undefined;
+  let failure: Error | undefined;
+  await files.readWholeRaw(path, flags, options, (block, result) => {
+    if (result >= 0) contents = decodeWhole(block.subarray(READFILE_DATA, READFILE_DATA + result), encoding);
+    else if (result !== EFBIG || block.readInt32LE(8) <= 0) failure = wholeFileError(block, result, path);
+  });
+  if (failure) throw failure;
+  return contents;
+}
+
+/** The data as a string, or copied into a Buffer of its own (the block goes back to the pool). */
+function decodeWhole(data: Buffer, encoding: BufferEncoding | undefined): Buffer | string {
+  if (encoding) return data.toString(encoding);
+  const own = Buffer.allocUnsafeSlow(data.length);
+  data.copy(own);
+  return own;
+}
+
+/** The error of the first step that failed (open's with the path), or of the op itself when none ran. */
+function wholeFileError(block: Buffer, result: number, path: FilePath): Error {
+  for (let step = 0; step < READFILE_STEPS; step++) {
+    const stepResult = block.readInt32LE(step * 4);
+    if (stepResult >= 0) continue;
+    return step === 0 ? pathError(stepResult, "open", path.shown) : systemError(stepResult, STEP_SYSCALLS[step]!);
+  }
+  return pathError(result, "open", path.shown);
+}
+
+/** readFile of a file larger than one block: open with stat, reads until EOF, close (see the top of this file). */
+async function readInSteps(
+  files: FileOps,
+  checked: FilePath,
+  flags: number,
+  encoding: BufferEncoding | undefined,
+  parsed: ParsedOptions,
+): Promise<Buffer | string> {
+  // The size is only a hint (the file is read to EOF anyway), so its stat goes out with the open.
+  let size = -1;
+  const sizing = files
+    .statRaw(checked, parsed, (block) => {
+      if ((block.readUInt16LE(28) & S_IFMT) === S_IFREG) size = Number(block.readBigUInt64LE(40));
+    })
+    .catch(() => -1);
+  const fd = await files.openRaw(checked, flags, 0o666, parsed);
+  if (fd < 0) throw pathError(fd, "open", checked.shown);
+  let bytes: Buffer;
+  try {
+    await sizing;
+    bytes = await readAll(files, fd, size, parsed);
+  } catch (error) {
+    await files.closeRaw(fd);
+    throw error;
+  }
+  const closed = await files.closeRaw(fd);
+  if (closed < 0) {
+    dropNative(bytes);
+    throw systemError(closed, "close");
+  }
+  if (!encoding) return bytes;
+  const text = bytes.toString(encoding);
+  dropNative(bytes);
+  return text;
 }
 
 /** Reads fd from offset 0 to EOF; `size` is the stat's size of a regular file, -1 when unknown. */

@@ -20,6 +20,8 @@ import owner from "../../c/owner.h" with { type: "text" };
 import pool from "../../c/pool.c" with { type: "text" };
 import ring from "../../c/ring.h" with { type: "text" };
 import uring from "../../c/uring.c" with { type: "text" };
+import uringChain from "../../c/uring_chain.h" with { type: "text" };
+import uringRoute from "../../c/uring_route.h" with { type: "text" };
 import uringSqe from "../../c/uring_sqe.h" with { type: "text" };
 import wake from "../../c/wake.h" with { type: "text" };
 import workers from "../../c/workers.h" with { type: "text" };
@@ -42,6 +44,8 @@ export const SOURCES: Readonly<Record<string, string>> = {
   "pool.c": pool,
   "ring.h": ring,
   "uring.c": uring,
+  "uring_chain.h": uringChain,
+  "uring_route.h": uringRoute,
   "uring_sqe.h": uringSqe,
   "wake.h": wake,
   "workers.h": workers,

@@ -23,6 +23,7 @@ import {
   OP_MKDIRAT,
   OP_OPENAT,
   OP_READ,
+  OP_READFILE,
   OP_READV,
   OP_RENAMEAT,
   OP_STATX,
@@ -106,6 +107,12 @@ const opening: OpKind = {
 
 const closing: OpKind = { ...plain, freesFd: true, usesFd: false };
 
+/**
+ * A whole small file (open, read, read, close in one op): it waits for a descriptor as
+ * an open does, gives it back when it completes, and leaves nothing open to undo.
+ */
+const wholeFile: OpKind = { ...pathOp, complete: opening.complete, freesFd: true };
+
 /** fallocate's length travels in the record's buf field (not an address), its mode in len. */
 const allocating: OpKind = {
   ...plain,
@@ -133,6 +140,7 @@ KINDS[OP_FALLOCATE] = allocating;
 KINDS[OP_UNLINKAT] = pathOp;
 KINDS[OP_RENAMEAT] = pathOp;
 KINDS[OP_MKDIRAT] = pathOp;
+KINDS[OP_READFILE] = wholeFile;
 
 export function kindOf(op: Operation): OpKind {
   return KINDS[op.opcode]!;
