@@ -6,7 +6,7 @@ import { invalidArgType, invalidArgValue, outOfRange } from "../errors.ts";
 import { MAX_LENGTH } from "../validate.ts";
 
 export const DEFAULT_CHUNK_SIZE = 65536;
-const DEFAULT_READ_AHEAD = 4;
+export const DEFAULT_READ_AHEAD = 4;
 const DEFAULT_WRITE_BEHIND = 4;
 /** More reads (or writes) in flight than this only adds memory: the context's queue bounds the rest. */
 const MAX_DEPTH = 1024;
