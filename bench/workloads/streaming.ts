@@ -3,12 +3,12 @@
  * pass. W7 puts caio's File.readable() and chunks() on every backend beside each way Bun
  * has to stream a file, with the readSync 1 MiB loop as the single-core reference; W7d
  * puts the same File streams opened { direct: true } beside fio's O_DIRECT sequential
- * read at the same block size and depth (the File's defaults: 64 KiB, 4 in flight).
+ * read at the same block size and depth (chunks()' defaults: 64 KiB, 4 in flight).
  */
 import { createReadStream } from "node:fs";
 import { open as openHandle } from "node:fs/promises";
 import { open, type BackendName } from "../../src/index.ts";
-import { DEFAULT_CHUNK_SIZE, DEFAULT_READ_AHEAD } from "../../src/file/options.ts";
+import { DEFAULT_CHUNK_SIZE, DEFAULT_READ_AHEAD, DEFAULT_READABLE_CHUNK_SIZE } from "../../src/file/options.ts";
 import type { WorkloadResult } from "../results.ts";
 import { interleave, type Row } from "../run.ts";
 import { FIO_LABEL, fioRow, seriesOf, standardContenders, type BenchEnv } from "./env.ts";
@@ -35,6 +35,8 @@ function bytesRow(label: string, role: PassRow["role"], fileBytes: number, pass:
 
 /** A File opened per pass on a Context made for the sample, streamed with its defaults. */
 function caioRow(backend: BackendName, method: "readable" | "chunks", path: string, fileBytes: number, direct: boolean): PassRow {
+  // W7d reads at fio's block size; W7 takes each method's default.
+  const options = direct ? { chunkSize: DEFAULT_CHUNK_SIZE } : undefined;
   return {
     label: `caio ${backend} ${method}()`,
     role: "caio",
@@ -43,7 +45,7 @@ function caioRow(backend: BackendName, method: "readable" | "chunks", path: stri
       onContext(backend, (ctx) =>
         perSecond(seconds, fileBytes, byteLength, async (take) => {
           await using file = await open(path, "r", { context: ctx, direct });
-          for await (const chunk of file[method]()) if (!take(chunk)) break;
+          for await (const chunk of file[method](options)) if (!take(chunk)) break;
         }),
       ),
   };
@@ -91,7 +93,7 @@ export async function w7(env: BenchEnv): Promise<WorkloadResult> {
   return {
     id: "w7",
     title: "W7 cached file streamed whole",
-    detail: `${env.files.bytes >> 20} MiB per pass; caio at its defaults, ${DEFAULT_CHUNK_SIZE >> 10} KiB chunks and ${DEFAULT_READ_AHEAD} read ahead; readSync 1 MiB at a time`,
+    detail: `${env.files.bytes >> 20} MiB per pass; caio at its defaults, chunks() ${DEFAULT_CHUNK_SIZE >> 10} KiB and readable() ${DEFAULT_READABLE_CHUNK_SIZE >> 10} KiB reads, ${DEFAULT_READ_AHEAD} ahead; readSync 1 MiB at a time`,
     unit: "MiB/s",
     baseline: BUN_STREAM_LABEL,
     note: "Each pass opens the file, streams it to its end (a pass cut off by the sample's end counts what it got) and closes it; a whole pass must deliver every byte. Chunks are counted, not copied or checked.",
@@ -104,7 +106,7 @@ export async function w7d(env: BenchEnv): Promise<WorkloadResult> {
   const result = {
     id: "w7d" as const,
     title: "W7d O_DIRECT file streamed whole",
-    detail: `${DEFAULT_CHUNK_SIZE >> 10} KiB reads, ${DEFAULT_READ_AHEAD} in flight as caio's defaults; fio --rw=read --direct=1 at the same`,
+    detail: `${DEFAULT_CHUNK_SIZE >> 10} KiB reads, ${DEFAULT_READ_AHEAD} in flight (chunks()' defaults); fio --rw=read --direct=1 at the same`,
     unit: "MiB/s" as const,
     baseline: FIO_LABEL,
     series: [],

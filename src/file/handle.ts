@@ -18,6 +18,7 @@ import { lines } from "./lines.ts";
 import { fileOpsOf, must, type AllocateOptions, type StatOptions } from "./ops.ts";
 import {
   DEFAULT_CHUNK_SIZE,
+  DEFAULT_READABLE_CHUNK_SIZE,
   parseChunks,
   parseLines,
   parseWritable,
@@ -223,9 +224,9 @@ export class File {
     return lines(this.#core, parsed);
   }
 
-  /** A byte ReadableStream (BYOB readers welcome) from `start` (default 0) to `end` or the end of file. */
+  /** A byte ReadableStream (BYOB readers welcome) from `start` (default 0) to `end` or the end of file, in reads of `chunkSize` (default 128 KiB). */
   readable(options?: ChunkOptions): ReadableStream<Uint8Array> {
-    const parsed = parseChunks(options);
+    const parsed = parseChunks(options, DEFAULT_READABLE_CHUNK_SIZE);
     this.#core.enter("read");
     return readable(this.#core, parsed);
   }
