@@ -106,7 +106,7 @@ export async function w7d(env: BenchEnv): Promise<WorkloadResult> {
   const result = {
     id: "w7d" as const,
     title: "W7d O_DIRECT file streamed whole",
-    detail: `${DEFAULT_CHUNK_SIZE >> 10} KiB reads, ${DEFAULT_READ_AHEAD} in flight (chunks()' defaults); fio --rw=read --direct=1 at the same`,
+    detail: `${DEFAULT_CHUNK_SIZE >> 10} KiB reads, ${DEFAULT_READ_AHEAD} in flight as chunks() defaults to; fio --rw=read --direct=1 at the same`,
     unit: "MiB/s" as const,
     baseline: FIO_LABEL,
     series: [],
