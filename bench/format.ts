@@ -7,6 +7,8 @@ export function figure(unit: Unit, value: number): string {
     case "writes/s":
     case "files/s":
       return `${(value / 1000).toFixed(1)}K`;
+    case "lines/s":
+      return `${(value / 1e6).toFixed(2)}M`;
     case "MiB/s":
       return (value / 2 ** 20).toFixed(0);
     case "µs":

@@ -6,6 +6,9 @@
  *   W3 cached 4 KiB reads one at a time: p50 / p99    W4 cached 1 MiB sequential reads
  *   W5 4 KiB random writes, 64 in flight, one fdatasync per 64 writes
  *   W6 10,000 files of 4 KiB, 64 in flight: readFile, stat and writeFile (three tables)
+ *   W7 the cached file streamed whole: File.readable()/chunks() beside Bun's streams and readSync
+ *   W7d the same opened { direct: true }, beside fio's O_DIRECT sequential read
+ *   W8 the lines of a 100 MiB UTF-8 file: File.lines() beside node:readline and FileHandle.readLines()
  *   gap: the longest event-loop gap while 64 reads of a 5 ms-per-read FUSE file are in flight
  *        (needs root, /dev/fuse and python3-fusepy; skipped with the reason otherwise)
  *   sweep: W1 and W2 at 1 … 1024 in flight            rss: RSS growth over 1,000,000 reads
@@ -20,6 +23,7 @@
  *   bun run bench                                  # full run, about 16 minutes (W6 about 70 s)
  *   bun run bench -- --quick                       # about a minute; smoke figures only
  *   bun run bench -- --only w1,w3 --runs 5 --seconds 3
+ *   bun run bench -- --only w7,w7d,w8
  *   bun bench/index.ts --replot                    # redraw docs/ from docs/bench.json
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -48,6 +52,8 @@ import { w5 } from "./workloads/random-write.ts";
 import { rss } from "./workloads/rss.ts";
 import { w4 } from "./workloads/sequential.ts";
 import { slowFsGap } from "./workloads/slowfs-gap.ts";
+import { w8 } from "./workloads/lines.ts";
+import { w7, w7d } from "./workloads/streaming.ts";
 import { sweeps } from "./workloads/sweep.ts";
 
 /** W6 gives three tables (readFile, stat, writeFile); the others one each. */
@@ -58,6 +64,9 @@ const WORKLOADS: [WorkloadId, (env: BenchEnv) => Promise<WorkloadResult | Worklo
   ["w4", w4],
   ["w5", w5],
   ["w6", w6],
+  ["w7", w7],
+  ["w7d", w7d],
+  ["w8", w8],
   ["gap", slowFsGap],
 ];
 
@@ -83,7 +92,7 @@ function writeReport(outDir: string, results: BenchResults): void {
   writeFileSync(join(outDir, "bench.json"), JSON.stringify(results, null, 1) + "\n");
   writeFileSync(join(outDir, "bench.md"), markdownReport(results, checks));
   writeFileSync(join(outDir, "bench.svg"), svgChart(results));
-  console.log(`\n## Summary: median (vs Bun fs)\n\n${summaryTable(results.workloads)}\n`);
+  console.log(`\n## Summary: median (vs Bun fs, or the baseline a column names)\n\n${summaryTable(results.workloads)}\n`);
   console.log(`## Targets\n\n${targetsTable(checks)}\n`);
   console.log(`report: ${join(outDir, "bench.md")}, chart: ${join(outDir, "bench.svg")}`);
 }

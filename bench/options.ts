@@ -2,12 +2,12 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-export const WORKLOAD_IDS = ["w1", "w2", "w3", "w4", "w5", "w6", "gap", "sweep", "rss"] as const;
+export const WORKLOAD_IDS = ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w7d", "w8", "gap", "sweep", "rss"] as const;
 export type WorkloadId = (typeof WORKLOAD_IDS)[number];
 
 export interface BenchOptions {
   runs: number;
-  /** Seconds per sample in W1–W5 (W6 takes half). */
+  /** Seconds per sample in W1–W5 and W7–W8 (W6 takes half). */
   seconds: number;
   /** Seconds per sample at each depth of the sweep (it has many points). */
   sweepSeconds: number;
@@ -74,7 +74,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   });
   if (values.help) {
     console.log(
-      "bun run bench [-- --quick] [--only w1,w2,w3,w4,w5,w6,gap,sweep,rss] [--runs N] [--seconds S]\n" +
+      "bun run bench [-- --quick] [--only w1,w2,w3,w4,w5,w6,w7,w7d,w8,gap,sweep,rss] [--runs N] [--seconds S]\n" +
         "              [--sweep-seconds S] [--rss-ops N] [--file-mib M] [--dir DIR] [--out DIR] [--replot]",
     );
     process.exit(0);

@@ -22,9 +22,12 @@ function table(headers: string[], rows: string[][], leftColumns = 1): string {
   return [head, ...rows.map((row) => `| ${row.join(" | ")} |`)].join("\n");
 }
 
-/** Speed-up against Bun fs: > 1 is better for every unit (latency and gaps are inverted). */
+/** What a workload's ratios are against: Bun fs unless the workload names another row. */
+export const baselineOf = (w: WorkloadResult) => w.baseline ?? BUN_FS_LABEL;
+
+/** Speed-up against the baseline (Bun fs in most workloads): > 1 is better for every unit (latency and gaps are inverted). */
 export function speedup(w: WorkloadResult, s: Series): number | undefined {
-  const base = w.series.find((x) => x.label === BUN_FS_LABEL)?.samples ?? [];
+  const base = w.series.find((x) => x.label === baselineOf(w))?.samples ?? [];
   if (s.samples.length === 0 || base.length === 0) return undefined;
   return lowerIsBetter(w.unit) ? median(base) / median(s.samples) : median(s.samples) / median(base);
 }
@@ -46,7 +49,7 @@ function ceilingCell(w: WorkloadResult, s: Series): string {
   return share === undefined ? "" : percent(share);
 }
 
-/** The ratio, or nothing when Bun fs has no figure to compare with (it failed every run). */
+/** The ratio, or nothing when the baseline has no figure to compare with (it failed every run). */
 function versusCell(w: WorkloadResult, s: Series): string {
   const value = speedup(w, s);
   return value === undefined ? "" : ratio(value);
@@ -69,7 +72,7 @@ interface ExtraColumn {
   cell(s: Series): string;
 }
 
-function columnsOf(unit: Unit): { headers: string[]; extra?: ExtraColumn } {
+function columnsOf(unit: Unit, baseline: string): { headers: string[]; extra?: ExtraColumn } {
   switch (unit) {
     case "µs": {
       const extra = { header: "p99 µs (median)", cell: (s: Series) => medianCell(unit, s.p99) };
@@ -80,14 +83,14 @@ function columnsOf(unit: Unit): { headers: string[]; extra?: ExtraColumn } {
       return { headers: ["longest gap ms (median)", "min – max", extra.header, "Bun fs gap / gap"], extra };
     }
     default:
-      return { headers: [`${unit} median`, "min – max", "vs Bun fs"] };
+      return { headers: [`${unit} median`, "min – max", baseline === BUN_FS_LABEL ? "vs Bun fs" : `vs ${baseline}`] };
   }
 }
 
 function workloadTable(w: WorkloadResult, runs: number): string {
   const heading = `### ${w.title} (${w.detail})`;
   if (w.skipped) return `${heading}\n\nSkipped: ${w.skipped}`;
-  const { headers, extra } = columnsOf(w.unit);
+  const { headers, extra } = columnsOf(w.unit, baselineOf(w));
   const ceiling = hasCeiling(w);
   if (ceiling) headers.push(w.unit === "µs" ? "C ceiling p50 / p50" : "% of C ceiling");
   const rows = w.series.map((s) => {
@@ -107,10 +110,14 @@ function workloadTable(w: WorkloadResult, runs: number): string {
 function summaryColumn(w: WorkloadResult): string {
   if (w.id === "gap") return "FUSE gap ms";
   if (w.id.startsWith("w6")) return `W6 ${w.title.split(" ")[1]} ${w.unit}`;
-  return `${w.id.toUpperCase()} ${w.unit}${w.unit === "µs" ? " p50" : ""}`;
+  const against = w.baseline ? ` (vs ${w.baseline})` : "";
+  return `${w.id.toUpperCase()} ${w.unit}${w.unit === "µs" ? " p50" : ""}${against}`;
 }
 
-/** Contenders × workloads, each cell the median and its speed-up against Bun fs (caio rows: and their share of the C ceiling). */
+/**
+ * Contenders × workloads, each cell the median and its speed-up against Bun fs, or the
+ * baseline the column names (caio rows: and their share of the C ceiling).
+ */
 export function summaryTable(workloads: WorkloadResult[]): string {
   const ran = workloads.filter((w) => !w.skipped);
   const labels = [...new Set(ran.flatMap((w) => w.series.map((s) => s.label)))];
@@ -174,7 +181,7 @@ export function markdownReport(results: BenchResults, checks: TargetCheck[]): st
     ...results.unavailable.map((u) => `caio ${u.name}: unavailable here (${u.reason}).`),
     "![caio against Bun's fs per workload, and the concurrency sweep](bench.svg)",
     `## Targets\n\n${targetsTable(checks)}`,
-    `## Summary: median (vs Bun fs)\n\n${summaryTable(results.workloads)}`,
+    `## Summary: median (vs Bun fs, or the baseline a column names)\n\n${summaryTable(results.workloads)}`,
     `## Workloads\n\n${results.workloads.map((w) => workloadTable(w, results.runs)).join("\n\n")}`,
   ];
   if (results.sweeps.length > 0) parts.push(`## Concurrency sweep\n\n${results.sweeps.map(sweepTable).join("\n\n")}`);

@@ -2,7 +2,7 @@
 import type { Role } from "./contenders.ts";
 import type { Machine } from "./machine.ts";
 
-export type Unit = "IOPS" | "MiB/s" | "writes/s" | "files/s" | "µs" | "ms";
+export type Unit = "IOPS" | "MiB/s" | "writes/s" | "files/s" | "lines/s" | "µs" | "ms";
 
 /** Latency (µs) and event-loop gaps (ms): the smaller figure wins. */
 export const lowerIsBetter = (unit: Unit) => unit === "µs" || unit === "ms";
@@ -26,12 +26,17 @@ export interface Series {
 }
 
 export interface WorkloadResult {
-  /** W6 is three tables: readFile, stat and writeFile. */
-  id: "w1" | "w2" | "w3" | "w4" | "w5" | "w6read" | "w6stat" | "w6write" | "gap";
+  /** W6 is three tables: readFile, stat and writeFile; W7d is W7 with O_DIRECT. */
+  id: "w1" | "w2" | "w3" | "w4" | "w5" | "w6read" | "w6stat" | "w6write" | "w7" | "w7d" | "w8" | "gap";
   title: string;
   /** The parameters in a few words, for the table caption. */
   detail: string;
   unit: Unit;
+  /**
+   * The label ratios are taken against, when Bun's node:fs/promises has no row here
+   * (W7: Bun.file().stream(), W8: node:readline, W7d: fio).
+   */
+  baseline?: string;
   /** How the figures were taken, when the caption cannot say it in a few words. */
   note?: string;
   series: Series[];

@@ -31,7 +31,7 @@ import {
   type OperationOptions,
   type ParsedOptions,
 } from "./validate.ts";
-import { FileOps, type AllocateOptions, type MkdirOptions, type StatOptions } from "./file/ops.ts";
+import { FileOps, registerFileOps, type AllocateOptions, type MkdirOptions, type StatOptions } from "./file/ops.ts";
 import type { BigFileStats, FileStats } from "./file/stats.ts";
 import { readFile, writeFile, type ReadFileOptions, type WriteFileOptions } from "./file/whole.ts";
 import { alignedIn, allocReadBuffer, DIRECT_IO_ALIGNMENT, readBufferView, readResult } from "./readbuffers.ts";
@@ -130,6 +130,7 @@ export class Context {
       : openDefaultBackend(maxRequests, { threads });
     this.#scheduler = new Scheduler(this.#backend);
     this.#files = new FileOps(this.#scheduler, this.#backend);
+    registerFileOps(this, this.#files);
     dropped.register(this.#scheduler, this.#backend, this.#scheduler);
   }
 

@@ -4,10 +4,12 @@
  * refused with the alignment named, and tmpfs's refusal of O_DIRECT explained.
  */
 import { describe, expect, test } from "bun:test";
+import { dlopen, FFIType, ptr } from "bun:ffi";
 import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Context, File, open, type BackendName } from "../src/index.ts";
-import { backends, reportSkip, withFile } from "./helpers.ts";
+import { backends, reportSkip, tempDir, withFile } from "./helpers.ts";
 
 const BLOCK = 4096;
 const TMPFS_MAGIC = 0x01021994;
@@ -30,6 +32,41 @@ function tmpfsRefusalUnavailable(): string | undefined {
 }
 const refusalUnavailable = tmpfsRefusalUnavailable();
 if (refusalUnavailable) console.log(`[skip] O_DIRECT refusal test: ${refusalUnavailable}`);
+
+/**
+ * stx_dio_offset_align of `path` as glibc's statx(3) reports it (STATX_DIOALIGN,
+ * Linux 6.1+), 4096 where it reports nothing: the alignment a direct File should use,
+ * found without caio.
+ */
+function referenceAlignment(path: string): number {
+  const libc = dlopen("libc.so.6", {
+    statx: { args: [FFIType.i32, FFIType.cstring, FFIType.i32, FFIType.u32, FFIType.ptr], returns: FFIType.i32 },
+  });
+  try {
+    const out = new Uint8Array(256);
+    const AT_FDCWD = -100;
+    const STATX_DIOALIGN = 0x2000;
+    if (libc.symbols.statx(AT_FDCWD, ptr(Buffer.from(`${path}\0`)), 0, STATX_DIOALIGN, ptr(out)) !== 0) throw new Error(`statx(${path}) failed`);
+    const view = new DataView(out.buffer);
+    const reported = view.getUint32(0, true) & STATX_DIOALIGN ? view.getUint32(0x9c, true) : 0;
+    return reported > 0 ? reported : BLOCK;
+  } finally {
+    libc.close();
+  }
+}
+
+/** The reference alignment of a file in the directory the tests use, or why there is none (no glibc statx). */
+const reference: number | string = (() => {
+  using dir = tempDir();
+  writeFileSync(join(dir, "probe"), "");
+  try {
+    return referenceAlignment(join(dir, "probe"));
+  } catch (error) {
+    return `no glibc statx to compare with: ${(error as Error).message}`;
+  }
+})();
+if (typeof reference === "string") console.log(`[skip] direct alignment tests: ${reference}`);
+else console.log(`direct I/O alignment of ${tmpdir()}: ${reference}`);
 
 function pattern(length: number): Buffer {
   const out = Buffer.alloc(length);
@@ -122,10 +159,63 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File in dir
       ];
       const wrote = await file.writeAt(pattern(2 * BLOCK), BLOCK);
       expect(errors.map((e) => e.code)).toEqual(Array(3).fill("ERR_INVALID_ARG_VALUE"));
-      for (const error of errors) expect(error.message).toContain(`multiple of ${BLOCK}`);
+      for (const error of errors) expect(error.message).toContain(`multiple of ${file.alignment}`);
       for (const error of errors) expect(error.message).toContain("writable()");
       expect({ wrote, position: file.position, size: readFileSync(path).length }).toEqual({ wrote: 2 * BLOCK, position: 0, size: 3 * BLOCK });
     });
+  });
+});
+
+describe.each(backends.map((b) => [b.name, b] as const))("%s backend direct-mode alignment", (name, backend) => {
+  reportSkip(backend);
+  const it = test.skipIf(!backend.available || typeof reference === "string");
+  /** The js backend's statx is node:fs's stat, which has no stx_dio_offset_align: it keeps to a page. */
+  const expected = () => (name === "js" ? BLOCK : (reference as number));
+
+  it("file.alignment is the file system's stx_dio_offset_align (4096 where statx has none), 0 without direct", async () => {
+    await withFile(name as BackendName, pattern(3 * BLOCK), "r", async (file, path) => {
+      await using ctx = new Context({ backend: name as BackendName });
+      await using buffered = await open(path, "r", { context: ctx });
+      expect({ direct: file.alignment, buffered: buffered.alignment }).toEqual({ direct: expected(), buffered: 0 });
+    }, { direct: true });
+  });
+
+  it("the statx goes in the open's submission: a direct open is one submitting call", async () => {
+    using dir = tempDir();
+    const path = join(dir, "data");
+    writeFileSync(path, pattern(BLOCK));
+    await using ctx = new Context({ backend: name as BackendName });
+    await using file = await open(path, "r", { direct: true, context: ctx });
+    const { submitted, submitCalls } = ctx.stats;
+    expect({ submitted, submitCalls, alignment: file.alignment }).toEqual({ submitted: 2, submitCalls: 1, alignment: expected() });
+  });
+
+  it("a file created by a direct open gets the same alignment (its statx by path may run before the create)", async () => {
+    await withFile(name as BackendName, undefined, "wx", async (file) => {
+      expect(file.alignment).toBe(expected());
+    }, { direct: true });
+  });
+
+  it("writeAt at the reported alignment works; one byte off is refused naming it", async () => {
+    await withFile(name as BackendName, undefined, "w+", async (file, path) => {
+      const align = file.alignment;
+      const wrote = await file.writeAt(pattern(align), align);
+      const refused = await file.writeAt(pattern(align), align + 1).catch((e) => e);
+      expect({ wrote, same: readFileSync(path).subarray(align).equals(pattern(align)), message: refused.message.includes(`multiple of ${align}`) }).toEqual({
+        wrote: align,
+        same: true,
+        message: true,
+      });
+    }, { direct: true });
+  });
+
+  it("256 one-byte reads at unaligned offsets, each widened to the alignment, return the right bytes", async () => {
+    const data = pattern(8 * BLOCK);
+    await withFile(name as BackendName, data, "r", async (file) => {
+      const offsets = Array.from({ length: 256 }, (_, i) => (i * 131) % data.length);
+      const bytes = await Promise.all(offsets.map((offset) => file.readAt(1, offset)));
+      expect(bytes.map((b) => b[0])).toEqual(offsets.map((offset) => data[offset]));
+    }, { direct: true });
   });
 });
 

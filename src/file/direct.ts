@@ -4,17 +4,59 @@
  * aligned native memory and the asked-for bytes handed back (glommio's read_at);
  * writes must already be aligned (writable() stages its bytes into aligned blocks).
  */
-import { dropNative, ENOMEM } from "../bounce.ts";
+import { allocNative, dropNative, ENOMEM } from "../bounce.ts";
 import { invalidArgValue, systemError } from "../errors.ts";
-import { allocReadBuffer, DIRECT_IO_ALIGNMENT } from "../readbuffers.ts";
+import { alignedIn, DIRECT_IO_ALIGNMENT } from "../readbuffers.ts";
+import { NO_OPTIONS } from "../validate.ts";
 import type { FileCore } from "./core.ts";
+import type { FileOps } from "./ops.ts";
+import type { FilePath } from "./paths.ts";
 
 /**
- * The alignment a direct File uses. statx's stx_dio_offset_align would tell the
- * device's own (often 512), but a page satisfies every device and every kernel.
+ * The alignment of a direct File whose kernel or file system does not report its own
+ * (statx's STATX_DIOALIGN is Linux 6.1+; the js backend's statx never has it): a page
+ * satisfies every device and every kernel.
  */
 export const DIRECT_ALIGNMENT = DIRECT_IO_ALIGNMENT;
 const EIO = -5;
+/** statx(2)'s mask bit for stx_dio_mem_align and stx_dio_offset_align (linux/stat.h). */
+const STATX_DIOALIGN = 0x2000;
+/** Byte offset of stx_dio_offset_align (__u32) in struct statx. */
+const DIO_OFFSET_ALIGN_AT = 0x9c;
+
+/**
+ * The offset alignment a struct statx reports, or DIRECT_ALIGNMENT when it does not
+ * (no STATX_DIOALIGN in stx_mask, or 0: the file system has no direct I/O of its own
+ * to describe, though open accepted O_DIRECT).
+ */
+export function alignmentIn(statx: Uint8Array): number {
+  const view = new DataView(statx.buffer, statx.byteOffset, DIO_OFFSET_ALIGN_AT + 4);
+  const reported = view.getUint32(0, true) & STATX_DIOALIGN ? view.getUint32(DIO_OFFSET_ALIGN_AT, true) : 0;
+  return reported > 0 ? reported : DIRECT_ALIGNMENT;
+}
+
+/** statx of `target` for its direct-I/O alignment; null when the statx itself failed. */
+async function statxAlignment(files: FileOps, target: FilePath | number): Promise<number | null> {
+  let alignment = DIRECT_ALIGNMENT;
+  try {
+    const result = await files.statRaw(target, NO_OPTIONS, (block) => (alignment = alignmentIn(block)), STATX_DIOALIGN);
+    return result < 0 ? null : alignment;
+  } catch {
+    return null; // no memory for the statx block, or a closing context: open() reports those itself
+  }
+}
+
+/**
+ * The alignment for a direct open of `path`, asked by path in the same tick as the open
+ * (call it right after starting the open), so the statx goes in the same submission
+ * and costs no round trip of its own. `opened` is the descriptor once open resolves:
+ * only when the statx by path failed (an O_CREAT open racing it) is it asked again, of
+ * the descriptor.
+ */
+export function directAlignment(files: FileOps | undefined, path: FilePath): (fd: number) => Promise<number> {
+  const byPath = files ? statxAlignment(files, path) : Promise.resolve(DIRECT_ALIGNMENT);
+  return async (fd) => (await byPath) ?? (await statxAlignment(files!, fd)) ?? DIRECT_ALIGNMENT;
+}
 
 export function alignDown(value: number, alignment: number): number {
   return value - (value % alignment);
@@ -24,11 +66,16 @@ export function alignUp(value: number, alignment: number): number {
   return alignDown(value + alignment - 1, alignment);
 }
 
-/** Native memory aligned for O_DIRECT, of a size that is a multiple of the alignment. */
+/**
+ * Page-aligned memory for O_DIRECT, of a size that is a multiple of the alignment:
+ * native when caio has it. Never an ordinary Buffer, which the kernel would see through
+ * a bounce region at the Buffer's own page offset: Bun places 512-byte Buffers at
+ * offsets that are not multiples of 512, and O_DIRECT refuses those (EINVAL).
+ */
 export function alignedBlock(size: number, syscall: string): Buffer {
-  const buffer = allocReadBuffer(size);
-  if (buffer === ENOMEM) throw systemError(ENOMEM, syscall);
-  return buffer;
+  const native = allocNative(size, DIRECT_IO_ALIGNMENT, false);
+  if (native === ENOMEM) throw systemError(ENOMEM, syscall);
+  return native ?? alignedIn(new ArrayBuffer(size + DIRECT_IO_ALIGNMENT), size, DIRECT_IO_ALIGNMENT);
 }
 
 /** Bytes [offset, offset + nbytes) of a direct File, read as the aligned blocks around them. */

@@ -12,12 +12,13 @@ import { invalidArgType, outOfRange } from "../errors.ts";
 import { checkLength, checkOffset, MAX_LENGTH, toOwnView, toWritableBytes } from "../validate.ts";
 import { chunks } from "./chunks.ts";
 import { FileCore } from "./core.ts";
-import { DIRECT_ALIGNMENT, directRefused, unalignedWrite } from "./direct.ts";
+import { directAlignment, directRefused, unalignedWrite } from "./direct.ts";
 import { parseFlags, parseMode } from "./flags.ts";
 import { lines } from "./lines.ts";
-import { must, type AllocateOptions, type StatOptions } from "./ops.ts";
+import { fileOpsOf, must, type AllocateOptions, type StatOptions } from "./ops.ts";
 import {
   DEFAULT_CHUNK_SIZE,
+  DEFAULT_READABLE_CHUNK_SIZE,
   parseChunks,
   parseLines,
   parseWritable,
@@ -72,6 +73,15 @@ export class File {
   /** The descriptor (valid until close()). */
   get fd(): number {
     return this.#core.fd;
+  }
+
+  /**
+   * Direct mode's alignment, the multiple that write() and writeAt() offsets and
+   * lengths must be: statx's stx_dio_offset_align for this file where the kernel
+   * reports it (Linux 6.1+), else 4096. 0 for a file opened without { direct: true }.
+   */
+  get alignment(): number {
+    return this.#core.alignment;
   }
 
   /** The path as given to open(). */
@@ -214,9 +224,9 @@ export class File {
     return lines(this.#core, parsed);
   }
 
-  /** A byte ReadableStream (BYOB readers welcome) from `start` (default 0) to `end` or the end of file. */
+  /** A byte ReadableStream (BYOB readers welcome) from `start` (default 0) to `end` or the end of file, in reads of `chunkSize` (default 128 KiB). */
   readable(options?: ChunkOptions): ReadableStream<Uint8Array> {
-    const parsed = parseChunks(options);
+    const parsed = parseChunks(options, DEFAULT_READABLE_CHUNK_SIZE);
     this.#core.enter("read");
     return readable(this.#core, parsed);
   }
@@ -302,15 +312,17 @@ function openOptions(options: unknown): { mode: number; direct: boolean; context
  * writes at offsets must be aligned (writable() takes anything).
  */
 export async function open(path: string | Buffer | URL, flags?: string | number, options?: OpenOptions): Promise<File> {
-  const shown = must(toPath("path", path)).shown;
+  const checked = must(toPath("path", path));
   const parsedFlags = must(parseFlags(flags, "r"));
   const { mode, direct, context } = openOptions(options);
   const ctx = context ?? defaultContext();
+  const opening = ctx.open(path, direct ? parsedFlags | constants.O_DIRECT : parsedFlags, mode);
+  const alignmentOf = direct ? directAlignment(fileOpsOf(ctx), checked) : undefined;
   let fd: number;
   try {
-    fd = await ctx.open(path, direct ? parsedFlags | constants.O_DIRECT : parsedFlags, mode);
+    fd = await opening;
   } catch (error) {
-    throw direct && (error as { code?: string }).code === "EINVAL" ? directRefused(error as Error, shown) : error;
+    throw direct && (error as { code?: string }).code === "EINVAL" ? directRefused(error as Error, checked.shown) : error;
   }
-  return makeFile(new FileCore(ctx, fd, shown, direct ? DIRECT_ALIGNMENT : 0));
+  return makeFile(new FileCore(ctx, fd, checked.shown, alignmentOf ? await alignmentOf(fd) : 0));
 }

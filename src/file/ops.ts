@@ -73,6 +73,18 @@ function booleanOption(name: string, value: unknown): boolean {
   return value;
 }
 
+/** Each Context's FileOps, for the File layer: open() in direct mode sends a statx beside its open. */
+const opsOfContext = new WeakMap<object, FileOps>();
+
+/** Called by the Context constructor. */
+export function registerFileOps(ctx: object, ops: FileOps): void {
+  opsOfContext.set(ctx, ops);
+}
+
+export function fileOpsOf(ctx: object): FileOps | undefined {
+  return opsOfContext.get(ctx);
+}
+
 export class FileOps {
   constructor(
     readonly scheduler: Scheduler,
@@ -191,13 +203,16 @@ export class FileOps {
     return stats!;
   }
 
-  /** statx of a path, or of fd with AT_EMPTY_PATH; `use` reads the struct statx before the block is freed. */
-  statRaw(target: FilePath | number, options: ParsedOptions, use: (block: Buffer) => void): Promise<number> {
+  /**
+   * statx of a path, or of fd with AT_EMPTY_PATH, asking for `mask` (default: what
+   * node:fs reports); `use` reads the struct statx before the block is freed.
+   */
+  statRaw(target: FilePath | number, options: ParsedOptions, use: (block: Buffer) => void, mask = STATX_MASK): Promise<number> {
     if (typeof target !== "number") {
-      return this.#onBlock(OP_STATX, this.#block("stat", STATX_SIZE, target), STATX_MASK * TWO_POW_32, options, use);
+      return this.#onBlock(OP_STATX, this.#block("stat", STATX_SIZE, target), mask * TWO_POW_32, options, use);
     }
     const block = this.#block("fstat", STATX_SIZE, { bytes: Buffer.alloc(0), shown: "" });
-    const offset = AT_EMPTY_PATH + STATX_MASK * TWO_POW_32;
+    const offset = AT_EMPTY_PATH + mask * TWO_POW_32;
     return this.#settleOnBlock(block, use, () => this.scheduler.enqueueFile(OP_STATX, target, offset, block, options));
   }
 

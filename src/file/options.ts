@@ -6,13 +6,21 @@ import { invalidArgType, invalidArgValue, outOfRange } from "../errors.ts";
 import { MAX_LENGTH } from "../validate.ts";
 
 export const DEFAULT_CHUNK_SIZE = 65536;
-const DEFAULT_READ_AHEAD = 4;
+/**
+ * readable()'s reads are larger: each chunk also crosses the stream's machinery (a
+ * pull, an enqueue that transfers the chunk's ArrayBuffer, the reader's promise).
+ * Measured on a cached file (W7, uring): 128 KiB streams about 1.3–1.4× faster than
+ * 64 KiB; larger chunks are no faster, as the Buffer each chunk is copied into
+ * comes from memory the allocator has not reused (page faults).
+ */
+export const DEFAULT_READABLE_CHUNK_SIZE = 128 * 1024;
+export const DEFAULT_READ_AHEAD = 4;
 const DEFAULT_WRITE_BEHIND = 4;
 /** More reads (or writes) in flight than this only adds memory: the context's queue bounds the rest. */
 const MAX_DEPTH = 1024;
 
 export interface ChunkOptions {
-  /** Bytes per read. Default 65536. */
+  /** Bytes per read. Default 65536 for chunks(), 131072 for readable(). */
   chunkSize?: number;
   /** First byte. Default 0 (the start of the file, whatever the position). */
   start?: number;
@@ -77,10 +85,10 @@ function rangeOf(start: unknown, end: unknown): { start: number; end: number } {
   return { start: first, end: last };
 }
 
-export function parseChunks(options: unknown): ParsedChunks {
+export function parseChunks(options: unknown, defaultChunkSize = DEFAULT_CHUNK_SIZE): ParsedChunks {
   const { chunkSize, start, end, readAhead } = fields(options);
   return {
-    chunkSize: integer("chunkSize", chunkSize, DEFAULT_CHUNK_SIZE, 1, MAX_LENGTH),
+    chunkSize: integer("chunkSize", chunkSize, defaultChunkSize, 1, MAX_LENGTH),
     ...rangeOf(start, end),
     readAhead: integer("readAhead", readAhead, DEFAULT_READ_AHEAD, 1, MAX_DEPTH),
   };
