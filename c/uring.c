@@ -430,6 +430,7 @@ CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint3
 		return -EINVAL;
 	hold_batch(b, ops, n);
 	fd_memo_reset(&b->memo);
+	chains_new_batch(&b->chains);
 	ring_mute_eventfd(&b->ring, 1);
 	while (done < n && more) {
 		uint32_t room = min2(ring_sq_space(&b->ring), cq_room(b, n - done));

@@ -67,6 +67,7 @@ struct chain_register {
 struct mount_watch {
 	int fd; /* /proc/self/mountinfo, open for poll; -1 until first use, -2 if it cannot be */
 	bool remote;
+	bool checked; /* in this submitting call: one poll per call, not per op */
 };
 
 struct chains {
@@ -119,6 +120,9 @@ static bool mounts_remote(struct mount_watch *m)
 	}
 	if (m->fd < 0)
 		return true;
+	if (m->checked)
+		return m->remote;
+	m->checked = true;
 	p.fd = m->fd;
 	p.events = POLLPRI;
 	p.revents = 0;
@@ -178,6 +182,12 @@ static void chains_free(struct chains *c)
 	free(c->fixed_of);
 	free(c->owed);
 	free(c->results);
+}
+
+/* Starts a submitting call: the mount table is looked at again by its first READFILE. */
+static void chains_new_batch(struct chains *c)
+{
+	c->mounts.checked = false;
 }
 
 /* Whether the next READFILE can take the ring (see the top of this file). */
