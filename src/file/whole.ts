@@ -113,8 +113,10 @@ async function readWhole(
 /** The data as a string, or copied into a Buffer of its own (the block goes back to the pool). */
 function decodeWhole(data: Buffer, encoding: BufferEncoding | undefined): Buffer | string {
   if (encoding) return data.toString(encoding);
+  // Its own ArrayBuffer, as node:fs's readFile gives: a shared slab measured ~20% faster,
+  // but one caller transferring its result's .buffer would detach other callers' results.
   const own = Buffer.allocUnsafeSlow(data.length);
-  data.copy(own);
+  own.set(data);
   return own;
 }
 
