@@ -84,6 +84,18 @@ enum caio_opcode {
 	 */
 	CAIO_OP_READFILE = 14,
 	/*
+	 * A whole small file written in one op: openat(fd, path, flags = low 32 bits of
+	 * offset, O_CLOEXEC added, mode), one write(2) of `len` = high 32 bits of offset
+	 * bytes at the file's position, ftruncate to `len` and fdatasync when its options
+	 * ask, close. buf is a block: int32 results of the five steps (open, write,
+	 * ftruncate, fdatasync, close: 0 until set or when skipped), the mode (uint32 at
+	 * byte 20) and options (uint32 at byte 24: 1 = ftruncate, 2 = fdatasync), the data
+	 * from byte 32, then the path. res is the first failed step's -errno, else the bytes
+	 * written (fewer than len: a short write, which the caller finishes itself). The file
+	 * is always closed. See fileops.h; uring.c links the steps on the ring.
+	 */
+	CAIO_OP_WRITEFILE = 15,
+	/*
 	 * For every path op, each path's NUL must lie within its `len` bytes (STATX: after
 	 * the 256-byte struct; RENAMEAT: old's before the split, new's after it), or the op
 	 * completes with -EINVAL without running: nothing reads past the memory it holds.
@@ -97,7 +109,7 @@ enum caio_opcode {
 };
 
 /* The highest opcode the backends accept. */
-#define CAIO_OP_MAX CAIO_OP_READFILE
+#define CAIO_OP_MAX CAIO_OP_WRITEFILE
 
 /*
  * Set in an op's opcode by JavaScript when its memory (the bytes, or for READV/WRITEV

@@ -42,11 +42,22 @@
 /* The struct statx that starts a STATX op's memory; its path follows. */
 #define FILEOP_STATX_BYTES 256u
 
-/* A READFILE op's memory: the steps' results, the confirming read's byte, then the data (common.h). */
+/*
+ * READFILE's and WRITEFILE's memory (common.h): the steps' int32 results, a few bytes
+ * of scratch (the confirming read's byte) or input (mode, options), then the data
+ * from WHOLE_DATA, then the path.
+ */
+#define WHOLE_DATA 32u
+#define READFILE_DATA WHOLE_DATA
 #define READFILE_STEPS 4u
 #define READFILE_SCRATCH 16u
-#define READFILE_DATA 32u
 enum readfile_step { STEP_OPEN = 0, STEP_READ, STEP_CONFIRM, STEP_CLOSE };
+#define WRITEFILE_STEPS 5u
+#define WRITEFILE_MODE 20u
+#define WRITEFILE_OPTIONS 24u
+#define WRITEFILE_CUT 1u
+#define WRITEFILE_DATASYNC 2u
+enum writefile_step { WSTEP_OPEN = 0, WSTEP_WRITE, WSTEP_CUT, WSTEP_SYNC, WSTEP_CLOSE };
 
 static uint16_t fileop_code(const struct caio_op *op)
 {
@@ -55,24 +66,48 @@ static uint16_t fileop_code(const struct caio_op *op)
 
 static bool fileop_is(uint16_t code)
 {
-	return code >= CAIO_OP_OPENAT && code <= CAIO_OP_READFILE;
+	return code >= CAIO_OP_OPENAT && code <= CAIO_OP_WRITEFILE;
 }
 
-/* A READFILE's data capacity: the high word of its offset. */
+/* READFILE and WRITEFILE: a whole file in one op, several syscalls (a chain on the ring). */
+static __attribute__((unused)) bool wholefile_is(uint16_t code)
+{
+	return code == CAIO_OP_READFILE || code == CAIO_OP_WRITEFILE;
+}
+
+/* A READFILE's data capacity, a WRITEFILE's data length: the high word of its offset. */
 static uint32_t readfile_cap(const struct caio_op *op)
 {
 	return (uint32_t)(op->offset >> 32);
 }
 
-/* Where a READFILE's path starts in its memory; past len when cap does not fit. */
+/* Where a READFILE's or WRITEFILE's path starts in its memory; past len when the data does not fit. */
 static uint64_t readfile_path_at(const struct caio_op *op)
 {
-	return (uint64_t)READFILE_DATA + readfile_cap(op);
+	return (uint64_t)WHOLE_DATA + readfile_cap(op);
 }
 
 static int32_t *readfile_results(const struct caio_op *op)
 {
 	return (int32_t *)(uintptr_t)op->buf;
+}
+
+static uint32_t writefile_word(const struct caio_op *op, uint32_t at)
+{
+	uint32_t word;
+
+	memcpy(&word, (const uint8_t *)(uintptr_t)op->buf + at, sizeof(word));
+	return word;
+}
+
+/* A WRITEFILE's result from its steps' (common.h): the first failure, else the bytes written. */
+static int32_t writefile_outcome(const int32_t *steps)
+{
+	for (uint32_t i = 0; i < WRITEFILE_STEPS; i++) {
+		if (steps[i] < 0)
+			return steps[i];
+	}
+	return steps[WSTEP_WRITE];
 }
 
 /*
@@ -123,6 +158,7 @@ static int32_t fileop_check(const struct caio_op *op)
 	case CAIO_OP_RENAMEAT:
 		return has_nul(op, 0, split) && has_nul(op, split, op->len) ? 0 : -EINVAL;
 	case CAIO_OP_READFILE:
+	case CAIO_OP_WRITEFILE:
 		return readfile_path_at(op) < op->len && has_nul(op, (uint32_t)readfile_path_at(op), op->len) ? 0 : -EINVAL;
 	default:
 		return has_nul(op, 0, op->len) ? 0 : -EINVAL;
@@ -200,6 +236,48 @@ static int32_t readfile_run(const struct caio_op *op)
 	return readfile_outcome(steps);
 }
 
+/* write(2) at the file's position, again when interrupted: bytes or -errno. */
+static int32_t write_retrying(int fd, const void *from, uint32_t len)
+{
+	ssize_t ret;
+
+	do
+		ret = write(fd, from, len);
+	while (ret < 0 && errno == EINTR);
+	return ret < 0 ? -errno : (int32_t)ret;
+}
+
+/* 0, or -errno of a syscall that returned -1. */
+static int32_t zero_or_errno(int ret)
+{
+	return ret < 0 ? -errno : 0;
+}
+
+/* WRITEFILE's steps, as the ring runs them (uring_chain.h): the later ones run whatever the write did. */
+static int32_t writefile_run(const struct caio_op *op)
+{
+	int32_t *steps = readfile_results(op);
+	const uint8_t *memory = (const uint8_t *)(uintptr_t)op->buf;
+	uint32_t options = writefile_word(op, WRITEFILE_OPTIONS), len = readfile_cap(op);
+	int fd;
+
+	memset(steps, 0, WRITEFILE_STEPS * sizeof(int32_t));
+	do
+		fd = openat(op->fd, (const char *)memory + readfile_path_at(op), (int)((uint32_t)op->offset | O_CLOEXEC),
+			    (mode_t)writefile_word(op, WRITEFILE_MODE));
+	while (fd < 0 && errno == EINTR);
+	steps[WSTEP_OPEN] = fd < 0 ? -errno : 0;
+	if (fd < 0)
+		return steps[WSTEP_OPEN];
+	steps[WSTEP_WRITE] = write_retrying(fd, memory + WHOLE_DATA, len);
+	if (options & WRITEFILE_CUT)
+		steps[WSTEP_CUT] = zero_or_errno(ftruncate(fd, (off_t)len));
+	if (options & WRITEFILE_DATASYNC)
+		steps[WSTEP_SYNC] = zero_or_errno(fdatasync(fd));
+	steps[WSTEP_CLOSE] = close(fd) < 0 && errno != EINTR ? -errno : 0;
+	return writefile_outcome(steps);
+}
+
 /* Runs a file op: its result (a new fd, 0) or -errno. */
 static int32_t fileop_run(const struct caio_op *op)
 {
@@ -207,6 +285,8 @@ static int32_t fileop_run(const struct caio_op *op)
 
 	if (op->opcode == CAIO_OP_READFILE)
 		return readfile_run(op);
+	if (op->opcode == CAIO_OP_WRITEFILE)
+		return writefile_run(op);
 	/* Linux frees the descriptor even when close is interrupted: retrying could close a reused number. */
 	if (op->opcode == CAIO_OP_CLOSE)
 		return close(op->fd) < 0 && errno != EINTR ? -errno : 0;

@@ -391,6 +391,7 @@ static size_t op_bytes(const struct caio_op *op)
 	case CAIO_OP_MKDIRAT:
 	/* READFILE: its steps' results, the data, then the path. */
 	case CAIO_OP_READFILE:
+	case CAIO_OP_WRITEFILE:
 		return op->len;
 	/* fsync, CLOSE, FTRUNCATE, FALLOCATE: no memory, so a flagged one is refused (-EFAULT). */
 	default:

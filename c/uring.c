@@ -87,13 +87,14 @@ struct uring_backend {
 static int setup_ring(struct uring_backend *b, uint32_t avoid, struct io_uring_params *p)
 {
 	uint64_t capacity = b->capacity;
-	/* A READFILE chain takes CHAIN_SQES entries: a batch of them all goes in one call. */
-	unsigned sq_entries = (unsigned)(CHAIN_SQES * capacity < MAX_SQ_ENTRIES ? CHAIN_SQES * capacity : MAX_SQ_ENTRIES);
+	/* A chain takes up to CHAIN_MAX_SQES entries: a batch of them all goes in one call. */
+	unsigned sq_entries = (unsigned)(CHAIN_MAX_SQES * capacity < MAX_SQ_ENTRIES ? CHAIN_MAX_SQES * capacity : MAX_SQ_ENTRIES);
 	/*
 	 * Room for every op in flight as a chain (one CQE per step) plus a cancellation of
 	 * each step, up to 8192 ops; cq_room() budgets the rest.
 	 */
-	unsigned cq_entries = (unsigned)(2 * CHAIN_SQES * capacity < MAX_CQ_ENTRIES ? 2 * CHAIN_SQES * capacity : MAX_CQ_ENTRIES);
+	unsigned cq_entries =
+		(unsigned)(2 * CHAIN_MAX_SQES * capacity < MAX_CQ_ENTRIES ? 2 * CHAIN_MAX_SQES * capacity : MAX_CQ_ENTRIES);
 
 	return ring_setup(&b->ring, sq_entries, cq_entries, avoid, p);
 }
@@ -272,13 +273,13 @@ static uint32_t min2(uint32_t a, uint32_t b)
 /* Writes the SQEs of ops[i] (route not ROUTE_POOL/ROUTE_SYNC) from `at` SQEs past the SQ tail on. */
 static void prep_route(struct uring_backend *b, const struct caio_op *op, enum route route, uint32_t at)
 {
-	struct io_uring_sqe *chain[CHAIN_SQES];
+	struct io_uring_sqe *chain[CHAIN_MAX_SQES];
 
 	if (route != ROUTE_CHAIN) {
 		prep_sqe(ring_sqe(&b->ring, at), op, route == ROUTE_RING_ASYNC);
 		return;
 	}
-	for (uint32_t k = 0; k < CHAIN_SQES; k++)
+	for (uint32_t k = 0; k < chain_sqes(op); k++)
 		chain[k] = ring_sqe(&b->ring, at + k);
 	chain_prep(&b->chains, chain, op);
 }
@@ -301,12 +302,12 @@ static uint32_t prepare_chunk(struct uring_backend *b, const struct caio_op *ops
 		route = route_of(b, &ops[i]);
 
 		b->via[ops[i].user_data] = route == ROUTE_POOL ? VIA_POOL : route == ROUTE_SYNC ? VIA_SYNC : VIA_RING;
-		if (route_sqes(route) == 0)
+		if (route_sqes(route, &ops[i]) == 0)
 			continue;
-		if (count + route_sqes(route) > room)
+		if (count + route_sqes(route, &ops[i]) > room)
 			break;
 		prep_route(b, &ops[i], route, count);
-		count += route_sqes(route);
+		count += route_sqes(route, &ops[i]);
 	}
 	*sqes = count;
 	return i;
@@ -315,7 +316,7 @@ static uint32_t prepare_chunk(struct uring_backend *b, const struct caio_op *ops
 /* SQEs the ring op in `slot` was written as (its route was decided and prepared). */
 static uint32_t written_sqes(const struct uring_backend *b, uint32_t slot)
 {
-	return chain_is(&b->chains, slot) ? CHAIN_SQES : 1;
+	return chain_is(&b->chains, slot) ? b->chains.owed[slot] : 1;
 }
 
 /*

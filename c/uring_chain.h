@@ -44,8 +44,10 @@
 #include "fileops.h"
 #include "fsclass.h"
 #include "ring.h"
+#include "uring_sqe.h" /* URING_OP_FTRUNCATE */
 
-#define CHAIN_SQES READFILE_STEPS
+/* The most SQEs a chain takes (a WRITEFILE with ftruncate and fdatasync). */
+#define CHAIN_MAX_SQES WRITEFILE_STEPS
 #define STEP_SHIFT 16
 #define STEP_MASK 0xffULL
 /* Table slots: chains in flight at once; more wait for the pool. */
@@ -77,6 +79,7 @@ struct chains {
 	uint32_t *fixed_of;   /* by op slot: its table slot */
 	uint8_t *owed;        /* by op slot: CQEs still to come; 0 when the op is no chain */
 	int32_t **results;    /* by op slot: where its steps' results go, in its own memory */
+	bool *writes;         /* by op slot: a WRITEFILE's chain, not a READFILE's */
 	struct mount_watch mounts;
 };
 
@@ -164,7 +167,8 @@ static void chains_open(struct chains *c, struct ring *r, uint32_t capacity)
 	c->fixed_of = calloc(capacity, sizeof(*c->fixed_of));
 	c->owed = calloc(capacity, sizeof(*c->owed));
 	c->results = calloc(capacity, sizeof(*c->results));
-	if (!c->free_fixed || !c->fixed_of || !c->owed || !c->results)
+	c->writes = calloc(capacity, sizeof(*c->writes));
+	if (!c->free_fixed || !c->fixed_of || !c->owed || !c->results || !c->writes)
 		return;
 	if (ring_register(r, URING_REGISTER_FILES2, &reg, sizeof(reg)) < 0)
 		return;
@@ -182,6 +186,7 @@ static void chains_free(struct chains *c)
 	free(c->fixed_of);
 	free(c->owed);
 	free(c->results);
+	free(c->writes);
 }
 
 /* Starts a submitting call: the mount table is looked at again by its first READFILE. */
@@ -208,42 +213,107 @@ static void prep_chain_sqe(struct io_uring_sqe *sqe, uint8_t opcode, uint32_t sl
 	sqe->user_data = slot | step << STEP_SHIFT;
 }
 
-/* A READ of the chain's table slot at the file's position (off -1, 5.6). */
-static void prep_chain_read(struct io_uring_sqe *sqe, uint32_t slot, uint32_t fixed, uint64_t into, uint32_t len,
-			    uint64_t step)
+/* An OPENAT into the chain's table slot (splice_fd_in is file_index in newer headers: the slot plus one). */
+static void prep_chain_open(struct io_uring_sqe *sqe, const struct caio_op *op, uint32_t fixed, uint32_t mode)
 {
-	prep_chain_sqe(sqe, IORING_OP_READ, slot, step);
+	prep_chain_sqe(sqe, IORING_OP_OPENAT, op->user_data, STEP_OPEN);
+	sqe->fd = op->fd;
+	sqe->addr = op->buf + readfile_path_at(op);
+	/* Without O_CLOEXEC: a direct descriptor is in no process's table, and the kernel refuses the flag (EINVAL). */
+	sqe->open_flags = (uint32_t)op->offset & ~(uint32_t)O_CLOEXEC;
+	sqe->len = mode;
+	sqe->splice_fd_in = (int32_t)(fixed + 1);
+	sqe->flags = IOSQE_IO_LINK; /* a failed open cancels the rest */
+}
+
+/* A step on the chain's table slot, hard-linked to the next: it runs whatever this one did. */
+static void prep_chain_step(struct io_uring_sqe *sqe, uint8_t opcode, uint32_t slot, uint32_t fixed, uint64_t step)
+{
+	prep_chain_sqe(sqe, opcode, slot, step);
 	sqe->fd = (int32_t)fixed;
 	sqe->flags = IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
-	sqe->addr = into;
-	sqe->len = len;
-	sqe->off = (uint64_t)-1;
+}
+
+static void prep_chain_close(struct io_uring_sqe *sqe, uint32_t slot, uint32_t fixed, uint64_t step)
+{
+	prep_chain_sqe(sqe, IORING_OP_CLOSE, slot, step);
+	sqe->splice_fd_in = (int32_t)(fixed + 1);
+}
+
+/* The SQEs of a WRITEFILE: open, write, then ftruncate and fdatasync as its options ask, close. */
+static uint32_t writefile_sqes(const struct caio_op *op)
+{
+	uint32_t options = writefile_word(op, WRITEFILE_OPTIONS);
+
+	return 3 + !!(options & WRITEFILE_CUT) + !!(options & WRITEFILE_DATASYNC);
+}
+
+/* SQEs the chain of `op` (READFILE or WRITEFILE) takes. */
+static uint32_t chain_sqes(const struct caio_op *op)
+{
+	return op->opcode == CAIO_OP_READFILE ? READFILE_STEPS : writefile_sqes(op);
+}
+
+/* READFILE: open, read up to cap, read 1 byte to see the end (both at the file's position), close. */
+static void prep_readfile(struct io_uring_sqe *const *sqes, const struct caio_op *op, uint32_t fixed)
+{
+	uint32_t slot = op->user_data;
+
+	prep_chain_open(sqes[0], op, fixed, 0);
+	prep_chain_step(sqes[1], IORING_OP_READ, slot, fixed, STEP_READ);
+	sqes[1]->addr = op->buf + READFILE_DATA;
+	sqes[1]->len = readfile_cap(op);
+	sqes[1]->off = (uint64_t)-1; /* the file's position (5.6) */
+	prep_chain_step(sqes[2], IORING_OP_READ, slot, fixed, STEP_CONFIRM);
+	sqes[2]->addr = op->buf + READFILE_SCRATCH;
+	sqes[2]->len = 1;
+	sqes[2]->off = (uint64_t)-1;
+	prep_chain_close(sqes[3], slot, fixed, STEP_CLOSE);
 }
 
 /*
- * Writes the chain of READFILE `op` (opcode without CAIO_OP_F_NATIVE, memory held)
- * into sqes[0..CHAIN_SQES) and takes a table slot for it; only when chains_usable.
- * splice_fd_in is file_index in newer headers: the table slot plus one.
+ * WRITEFILE: open, write all at the file's position, ftruncate to the length, fdatasync,
+ * close. After a short or failed write the later steps still run (hard links), so the
+ * file is always closed; the caller finishes a short write itself.
  */
-static void chain_prep(struct chains *c, struct io_uring_sqe *const sqes[CHAIN_SQES], const struct caio_op *op)
+static void prep_writefile(struct io_uring_sqe *const *sqes, const struct caio_op *op, uint32_t fixed)
+{
+	uint32_t slot = op->user_data, options = writefile_word(op, WRITEFILE_OPTIONS), k = 2;
+
+	prep_chain_open(sqes[0], op, fixed, writefile_word(op, WRITEFILE_MODE));
+	prep_chain_step(sqes[1], IORING_OP_WRITE, slot, fixed, WSTEP_WRITE);
+	sqes[1]->addr = op->buf + WHOLE_DATA;
+	sqes[1]->len = readfile_cap(op);
+	sqes[1]->off = (uint64_t)-1;
+	if (options & WRITEFILE_CUT) {
+		prep_chain_step(sqes[k], URING_OP_FTRUNCATE, slot, fixed, WSTEP_CUT);
+		sqes[k++]->off = readfile_cap(op);
+	}
+	if (options & WRITEFILE_DATASYNC) {
+		prep_chain_step(sqes[k], IORING_OP_FSYNC, slot, fixed, WSTEP_SYNC);
+		sqes[k++]->fsync_flags = IORING_FSYNC_DATASYNC;
+	}
+	prep_chain_close(sqes[k], slot, fixed, WSTEP_CLOSE);
+}
+
+/*
+ * Writes the chain of `op` (READFILE or WRITEFILE, opcode without CAIO_OP_F_NATIVE,
+ * memory held) into sqes[0..chain_sqes(op)) and takes a table slot for it; only when
+ * chains_usable.
+ */
+static void chain_prep(struct chains *c, struct io_uring_sqe *const *sqes, const struct caio_op *op)
 {
 	uint32_t slot = op->user_data, fixed = c->free_fixed[--c->free_count];
 
 	c->fixed_of[slot] = fixed;
-	c->owed[slot] = CHAIN_SQES;
+	c->owed[slot] = (uint8_t)chain_sqes(op);
+	c->writes[slot] = op->opcode == CAIO_OP_WRITEFILE;
 	c->results[slot] = readfile_results(op);
-	memset(c->results[slot], 0, READFILE_STEPS * sizeof(int32_t));
-	prep_chain_sqe(sqes[0], IORING_OP_OPENAT, slot, STEP_OPEN);
-	sqes[0]->fd = op->fd;
-	sqes[0]->addr = op->buf + readfile_path_at(op);
-	/* Without O_CLOEXEC: a direct descriptor is in no process's table, and the kernel refuses the flag (EINVAL). */
-	sqes[0]->open_flags = (uint32_t)op->offset & ~(uint32_t)O_CLOEXEC;
-	sqes[0]->splice_fd_in = (int32_t)(fixed + 1);
-	sqes[0]->flags = IOSQE_IO_LINK;
-	prep_chain_read(sqes[1], slot, fixed, op->buf + READFILE_DATA, readfile_cap(op), STEP_READ);
-	prep_chain_read(sqes[2], slot, fixed, op->buf + READFILE_SCRATCH, 1, STEP_CONFIRM);
-	prep_chain_sqe(sqes[3], IORING_OP_CLOSE, slot, STEP_CLOSE);
-	sqes[3]->splice_fd_in = (int32_t)(fixed + 1);
+	memset(c->results[slot], 0, (c->writes[slot] ? WRITEFILE_STEPS : READFILE_STEPS) * sizeof(int32_t));
+	if (c->writes[slot])
+		prep_writefile(sqes, op, fixed);
+	else
+		prep_readfile(sqes, op, fixed);
 }
 
 /* Gives the table slot of the chain in `slot` back: its CQEs are all in, or it was never submitted. */
@@ -267,19 +337,24 @@ static bool chain_cqe(struct chains *c, uint64_t user_data, int32_t cqe_res, int
 {
 	uint32_t slot = chain_slot(user_data), step = (uint32_t)((user_data >> STEP_SHIFT) & STEP_MASK);
 
-	if (step < READFILE_STEPS)
+	if (step < (c->writes[slot] ? WRITEFILE_STEPS : READFILE_STEPS))
 		c->results[slot][step] = cqe_res;
 	if (--c->owed[slot] > 0)
 		return false;
-	*res = readfile_outcome(c->results[slot]);
+	*res = c->writes[slot] ? writefile_outcome(c->results[slot]) : readfile_outcome(c->results[slot]);
 	chain_release(c, slot);
 	return true;
 }
 
-/* Cancellations a slot's op needs: its open and both reads for a chain (the close always runs), else one. */
+/*
+ * Cancellations a slot's op needs: one per step of a chain but its close, which always
+ * runs (a step it does not have matches nothing: -ENOENT, dropped), else one.
+ */
 static uint32_t chain_cancel_sqes(const struct chains *c, uint32_t slot)
 {
-	return chain_is(c, slot) ? CHAIN_SQES - 1 : 1;
+	if (!chain_is(c, slot))
+		return 1;
+	return (c->writes[slot] ? WRITEFILE_STEPS : READFILE_STEPS) - 1;
 }
 
 #endif

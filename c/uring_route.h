@@ -29,7 +29,7 @@
 enum route {
 	ROUTE_RING = 0,
 	ROUTE_RING_ASYNC, /* the ring, with IOSQE_ASYNC */
-	ROUTE_CHAIN,      /* a READFILE as a linked chain of CHAIN_SQES SQEs */
+	ROUTE_CHAIN,      /* a READFILE or WRITEFILE as a linked chain (uring_chain.h) */
 	ROUTE_POOL,
 	ROUTE_SYNC, /* the submitting call runs it (VIA_SYNC) */
 };
@@ -49,6 +49,14 @@ static enum route off_ring(struct uring_backend *b, uint16_t code)
 	if (workers_usable(&b->pool))
 		return ROUTE_POOL;
 	return ring_has(b, code) ? ROUTE_RING : ROUTE_SYNC;
+}
+
+/* Whether the ring has every opcode the chain of a READFILE or WRITEFILE needs. */
+static bool chain_allowed(const struct uring_backend *b, const struct caio_op *op)
+{
+	if (op->opcode == CAIO_OP_READFILE)
+		return true; /* OPENAT, READ, CLOSE: chains_open checked them */
+	return !(writefile_word(op, WRITEFILE_OPTIONS) & WRITEFILE_CUT) || ring_has(b, CAIO_OP_FTRUNCATE);
 }
 
 /*
@@ -77,8 +85,8 @@ static enum route route_of(struct uring_backend *b, const struct caio_op *op)
 	struct fd_facts *f;
 	int flags;
 
-	if (op->opcode == CAIO_OP_READFILE)
-		return chains_usable(&b->chains) ? ROUTE_CHAIN : off_ring(b, op->opcode);
+	if (wholefile_is(op->opcode))
+		return chain_allowed(b, op) && chains_usable(&b->chains) ? ROUTE_CHAIN : off_ring(b, op->opcode);
 	if (!ring_has(b, op->opcode))
 		return off_ring(b, op->opcode);
 	if (fileop_has_path(op->opcode))
@@ -95,10 +103,10 @@ static enum route route_of(struct uring_backend *b, const struct caio_op *op)
 }
 
 
-/* SQEs an op of this route takes on the ring. */
-static uint32_t route_sqes(enum route route)
+/* SQEs `op` takes on the ring by this route. */
+static uint32_t route_sqes(enum route route, const struct caio_op *op)
 {
-	return route == ROUTE_CHAIN ? CHAIN_SQES : route == ROUTE_POOL || route == ROUTE_SYNC ? 0 : 1;
+	return route == ROUTE_CHAIN ? chain_sqes(op) : route == ROUTE_POOL || route == ROUTE_SYNC ? 0 : 1;
 }
 
 #endif

@@ -59,8 +59,8 @@ static int sqe_opcodes(const struct io_uring_probe *probe, uint32_t *ring_ops)
 			ret = -ENOSYS;
 	}
 	for (uint32_t code = 0; code <= CAIO_OP_MAX; code++) {
-		/* READFILE is no one ring opcode but a chain of them (uring_chain.h). */
-		if (code != CAIO_OP_READFILE && probe_has(probe, ring_opcodes[code]))
+		/* READFILE and WRITEFILE are no one ring opcode but a chain of them (uring_chain.h). */
+		if (!wholefile_is((uint16_t)code) && probe_has(probe, ring_opcodes[code]))
 			*ring_ops |= 1U << code;
 	}
 	return ret;

@@ -51,8 +51,8 @@ export interface Stats {
 }
 
 export type Opcode = typeof OP_READ | typeof OP_WRITE | typeof OP_FSYNC | typeof OP_FDSYNC;
-/** File operations (backend.ts OP_OPENAT … OP_READFILE). */
-export type FileOpcode = 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14;
+/** File operations (backend.ts OP_OPENAT … OP_WRITEFILE). */
+export type FileOpcode = 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15;
 export type VectorOpcode = typeof OP_READV | typeof OP_WRITEV;
 
 /** Schedulers with operations in flight: reachable until their completions are reaped, whoever else lets go. */

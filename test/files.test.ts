@@ -262,6 +262,35 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend: files", (n
     expect(ctx.stats.submitted).toBe(64);
   });
 
+  it("64 writeFile calls of small data issued in one tick: one operation each, all in one submit call; sync and append too", async () => {
+    using dir = tempDir();
+    for (let i = 0; i < 64; i++) writeFileSync(join(dir, `w${i}`), "an older, longer content to be cut");
+    await using ctx = open(128);
+    const before = ctx.stats.submitCalls;
+    const all = Array.from({ length: 64 }, (_, i) => ctx.writeFile(join(dir, `w${i}`), `new ${i}`, { sync: i % 2 === 0 }));
+    await null; // after this tick's flush
+    expect({ submitted: ctx.stats.submitted, calls: ctx.stats.submitCalls - before }).toEqual({ submitted: 64, calls: 1 });
+    await Promise.all(all);
+    for (let i = 0; i < 64; i++) expect(readFileSync(join(dir, `w${i}`), "utf8")).toBe(`new ${i}`);
+    await ctx.appendFile(join(dir, "w0"), "+more");
+    expect(readFileSync(join(dir, "w0"), "utf8")).toBe("new 0+more");
+    const big = Buffer.alloc(200_000, 0x61);
+    await ctx.writeFile(join(dir, "w1"), big);
+    expect(Buffer.compare(readFileSync(join(dir, "w1")), big)).toBe(0);
+  });
+
+  it("writeFile failures name their step: an existing file with 'wx' is EEXIST from open, a directory EISDIR", async () => {
+    using dir = tempDir();
+    mkdirSync(join(dir, "directory"));
+    writeFileSync(join(dir, "exists"), "x");
+    await using ctx = open();
+    const exclusive = await ctx.writeFile(join(dir, "exists"), "y", { flag: "wx" }).catch((error) => error);
+    expect({ code: exclusive.code, syscall: exclusive.syscall, path: exclusive.path }).toEqual({ code: "EEXIST", syscall: "open", path: join(dir, "exists") });
+    const directory = await ctx.writeFile(join(dir, "directory"), "y").catch((error) => error);
+    expect({ code: directory.code, syscall: directory.syscall }).toEqual({ code: "EISDIR", syscall: "open" });
+    expect(readFileSync(join(dir, "exists"), "utf8")).toBe("x");
+  });
+
   it("readFile of files larger than one block (64 KiB) and at its edges: exact bytes, read on in steps", async () => {
     using dir = tempDir();
     const sizes = [65_536 - 200, 65_536 - 100, 65_535, 65_536, 65_537, 200_000, 1 << 20];

@@ -43,6 +43,17 @@ export const OP_MKDIRAT = 13;
  * memory is the four steps' int32 results, 16 bytes of scratch, the data, the path.
  */
 export const OP_READFILE = 14;
+/**
+ * A whole small file written in one op (open, write, ftruncate and fdatasync if asked,
+ * close): its memory is the five steps' int32 results, the mode and options words, the
+ * data from READFILE_DATA, the path.
+ */
+export const OP_WRITEFILE = 15;
+export const WRITEFILE_STEPS = 5;
+export const WRITEFILE_MODE = 20;
+export const WRITEFILE_OPTIONS = 24;
+export const WRITEFILE_CUT = 1;
+export const WRITEFILE_DATASYNC = 2;
 /** Layout of an OP_READFILE block: the steps' results, the scratch byte, the data. */
 export const READFILE_STEPS = 4;
 export const READFILE_SCRATCH = 16;

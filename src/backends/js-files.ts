@@ -6,7 +6,9 @@
 import {
   close,
   fstat,
+  fdatasync,
   read,
+  write,
   ftruncate,
   lstat,
   mkdir,
@@ -26,9 +28,15 @@ import {
   OP_RENAMEAT,
   OP_STATX,
   OP_UNLINKAT,
+  OP_WRITEFILE,
   READFILE_DATA,
   READFILE_SCRATCH,
   READFILE_STEPS,
+  WRITEFILE_CUT,
+  WRITEFILE_DATASYNC,
+  WRITEFILE_MODE,
+  WRITEFILE_OPTIONS,
+  WRITEFILE_STEPS,
 } from "./backend.ts";
 
 type Done = (error: NodeJS.ErrnoException | null, result?: number) => void;
@@ -61,7 +69,7 @@ function pathAt(block: Uint8Array, from: number, dirfd: number): Buffer {
 
 /** True for the file opcodes this module handles. */
 export function isFileOpcode(opcode: number): boolean {
-  return opcode >= OP_OPENAT && opcode <= OP_READFILE;
+  return opcode >= OP_OPENAT && opcode <= OP_WRITEFILE;
 }
 
 /** Starts one file op; `buf` is the record's buf field as a number (fallocate's length). */
@@ -70,6 +78,7 @@ export function issueFile(opcode: number, fd: number, block: Uint8Array | null, 
   const high = Math.floor(offset / TWO_POW_32);
   const ok = (error: NodeJS.ErrnoException | null) => done(error, 0);
   if (opcode === OP_READFILE) return readWhole(fd, block!, low, high, done);
+  if (opcode === OP_WRITEFILE) return writeWhole(fd, block!, low, high, done);
   // The kernel answers ENOENT for an empty path; node:fs would throw EINVAL.
   if (block && opcode !== OP_STATX && block[0] === 0) return done(null, ENOENT);
   if (opcode === OP_RENAMEAT && block![low] === 0) return done(null, ENOENT);
@@ -136,6 +145,38 @@ function readWhole(dirfd: number, block: Uint8Array, flags: number, cap: number,
         step(2, confirmFailed, more);
         closing();
       });
+    });
+  });
+}
+
+/** c/fileops.h's writefile_outcome: the first failed step, else the bytes written. */
+function writeWholeOutcome(steps: DataView): number {
+  for (let i = 0; i < WRITEFILE_STEPS; i++) if (steps.getInt32(i * 4, true) < 0) return steps.getInt32(i * 4, true);
+  return steps.getInt32(4, true);
+}
+
+/** OP_WRITEFILE as c/fileops.h's writefile_run does it, step by step through node:fs. */
+function writeWhole(dirfd: number, block: Uint8Array, flags: number, length: number, done: Done): void {
+  const steps = new DataView(block.buffer, block.byteOffset, READFILE_DATA);
+  for (let i = 0; i < WRITEFILE_STEPS; i++) steps.setInt32(i * 4, 0, true);
+  const mode = steps.getUint32(WRITEFILE_MODE, true);
+  const options = steps.getUint32(WRITEFILE_OPTIONS, true);
+  const path = pathAt(block, READFILE_DATA + length, dirfd);
+  if (path.length === 0) return done(null, ENOENT);
+  const step = (index: number, error: NodeJS.ErrnoException | null, value = 0) => steps.setInt32(index * 4, error ? errnoOf(error) : value, true);
+  open(path, flags, mode, (error, fd) => {
+    step(0, error);
+    if (error) return done(null, writeWholeOutcome(steps));
+    const closing = () =>
+      close(fd, (failed) => {
+        step(4, failed);
+        done(null, writeWholeOutcome(steps));
+      });
+    const syncing = () => (options & WRITEFILE_DATASYNC ? fdatasync(fd, (failed) => (step(3, failed), closing())) : closing());
+    write(fd, block, READFILE_DATA, length, null, (failed, written) => {
+      step(1, failed, written);
+      if (options & WRITEFILE_CUT) ftruncate(fd, length, (cutFailed) => (step(2, cutFailed), syncing()));
+      else syncing();
     });
   });
 }

@@ -14,8 +14,14 @@ import {
   OP_RENAMEAT,
   OP_STATX,
   OP_UNLINKAT,
+  OP_WRITEFILE,
   READFILE_DATA,
   READFILE_STEPS,
+  WRITEFILE_CUT,
+  WRITEFILE_DATASYNC,
+  WRITEFILE_MODE,
+  WRITEFILE_OPTIONS,
+  WRITEFILE_STEPS,
   type Backend,
 } from "../backends/backend.ts";
 import { AT_FDCWD, STATX_SIZE } from "../backends/js-files.ts";
@@ -115,7 +121,7 @@ export class FileOps {
 
   /** Runs one path operation on its own block, freed once the op settles; resolves with the raw result. */
   async #onBlock(
-    opcode: 6 | 8 | 11 | 12 | 13 | 14,
+    opcode: 6 | 8 | 11 | 12 | 13 | 14 | 15,
     block: Buffer,
     offset: number,
     options: ParsedOptions,
@@ -164,6 +170,35 @@ export class FileOps {
       () => this.scheduler.enqueueFile(OP_READFILE, AT_FDCWD, offset, block, options),
       true,
     );
+  }
+
+  /** Whether `bytes` and `path` fit in one block, for writeWholeRaw. */
+  static fitsWhole(bytes: number, path: FilePath): boolean {
+    return READFILE_DATA + bytes + path.bytes.length + 1 <= WHOLE_FILE_BLOCK;
+  }
+
+  /**
+   * A whole file written in one operation (OP_WRITEFILE: open, write, ftruncate to the
+   * length if `cut`, fdatasync if `sync`, close; one linked chain on uring), when
+   * fitsWhole. `use` gets the block and the op's result: the steps' results are its
+   * first WRITEFILE_STEPS int32s.
+   */
+  writeWholeRaw(
+    path: FilePath,
+    flags: number,
+    mode: number,
+    how: { cut: boolean; sync: boolean },
+    data: Uint8Array,
+    options: ParsedOptions,
+    use: (block: Buffer, result: number) => void,
+  ): Promise<number> {
+    const block = this.#block("open", READFILE_DATA + data.length, path);
+    block.fill(0, 0, WRITEFILE_STEPS * 4);
+    block.writeUInt32LE(mode, WRITEFILE_MODE);
+    block.writeUInt32LE((how.cut ? WRITEFILE_CUT : 0) | (how.sync ? WRITEFILE_DATASYNC : 0), WRITEFILE_OPTIONS);
+    block.set(data, READFILE_DATA);
+    const offset = (flags >>> 0) + data.length * TWO_POW_32;
+    return this.#settleOnBlock(block, use, () => this.scheduler.enqueueFile(OP_WRITEFILE, AT_FDCWD, offset, block, options), true);
   }
 
   async open(path: unknown, flags?: unknown, mode?: unknown): Promise<number> {

@@ -19,7 +19,7 @@ import { allocReadBuffer, readBufferView, readResult } from "../readbuffers.ts";
 import { parseOptions, toWritableBytes, type ParsedOptions } from "../validate.ts";
 import { freshOwnView, type OwnView } from "../views.ts";
 import { parseFlags, parseMode } from "./flags.ts";
-import { must, type FileOps } from "./ops.ts";
+import { FileOps, must } from "./ops.ts";
 import { toPath, type FilePath } from "./paths.ts";
 
 const MAX_FILE = 2 ** 31 - 1;
@@ -226,7 +226,12 @@ export async function writeFile(files: FileOps, path: unknown, data: unknown, op
     // (auto_da_alloc): with O_TRUNC, writeFile ran ~10x slower than Bun's. So, as Bun does,
     // the file is opened without it, written, then cut to the bytes written.
     const cutAfter = (flags & constants.O_TRUNC) !== 0 && (flags & constants.O_APPEND) === 0;
-    const fd = await files.openRaw(checked, cutAfter ? flags & ~constants.O_TRUNC : flags, parsedMode, parsed);
+    const openFlags = cutAfter ? flags & ~constants.O_TRUNC : flags;
+    if (FileOps.fitsWhole(bytes.bytes.length, checked)) {
+      const how = { cut: cutAfter, sync: sync === true };
+      if (await writeWhole(files, checked, openFlags, parsedMode, how, bytes.bytes, parsed)) return;
+    }
+    const fd = await files.openRaw(checked, openFlags, parsedMode, parsed);
     if (fd < 0) throw pathError(fd, "open", checked.shown);
     try {
       await writeAll(files, fd, bytes, typeof data === "string", parsed);
@@ -242,6 +247,43 @@ export async function writeFile(files: FileOps, path: unknown, data: unknown, op
     const closed = await files.closeRaw(fd);
     if (closed < 0) throw systemError(closed, "close");
   });
+}
+
+const WRITE_STEP_SYSCALLS = ["open", "write", "ftruncate", "fdatasync", "close"] as const;
+
+/**
+ * writeFile of small data in one operation (OP_WRITEFILE). True when it is done; false
+ * after a short write (a full disk, a signal): the caller then writes it all again in
+ * steps. A failed step throws its error; ftruncate's EINVAL (a FIFO, a character
+ * device: nothing to cut) is no error, as in cutAt.
+ */
+async function writeWhole(
+  files: FileOps,
+  path: FilePath,
+  flags: number,
+  mode: number,
+  how: { cut: boolean; sync: boolean },
+  data: Uint8Array,
+  options: ParsedOptions,
+): Promise<boolean> {
+  let failure: Error | undefined;
+  let written = 0;
+  await files.writeWholeRaw(path, flags, mode, how, data, options, (block, result) => {
+    written = block.readInt32LE(4);
+    if (result >= 0) return;
+    let stepFailed = false;
+    for (let step = 0; step < WRITE_STEP_SYSCALLS.length && !failure; step++) {
+      const stepResult = block.readInt32LE(step * 4);
+      if (stepResult >= 0) continue;
+      stepFailed = true;
+      if (step === 2 && stepResult === EINVAL) continue;
+      failure = step === 0 ? pathError(stepResult, "open", path.shown) : systemError(stepResult, WRITE_STEP_SYSCALLS[step]!);
+    }
+    // No step failed: the op never ran (refused before its open).
+    if (!stepFailed) failure = pathError(result, "open", path.shown);
+  });
+  if (failure) throw failure;
+  return written === data.length;
 }
 
 /** ftruncate(fd, length); EINVAL (a FIFO, a character device: nothing to cut) is no error. */

@@ -29,6 +29,7 @@ import {
   OP_STATX,
   OP_UNLINKAT,
   OP_WRITE,
+  OP_WRITEFILE,
   OP_WRITEV,
   STAGE_BUF_HI,
   STAGE_BUF_LO,
@@ -108,7 +109,7 @@ const opening: OpKind = {
 const closing: OpKind = { ...plain, freesFd: true, usesFd: false };
 
 /**
- * A whole small file (open, read, read, close in one op): it waits for a descriptor as
+ * A whole small file read or written in one op (open, read or write, close): it waits for a descriptor as
  * an open does, gives it back when it completes, and leaves nothing open to undo.
  */
 const wholeFile: OpKind = { ...pathOp, complete: opening.complete, freesFd: true };
@@ -141,6 +142,7 @@ KINDS[OP_UNLINKAT] = pathOp;
 KINDS[OP_RENAMEAT] = pathOp;
 KINDS[OP_MKDIRAT] = pathOp;
 KINDS[OP_READFILE] = wholeFile;
+KINDS[OP_WRITEFILE] = wholeFile;
 
 export function kindOf(op: Operation): OpKind {
   return KINDS[op.opcode]!;
