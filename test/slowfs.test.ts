@@ -172,6 +172,20 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend on a slow F
     expect(stale.subarray(count).every((b) => b === 0xaa)).toBe(true);
   });
 
+  // readFile on a mounted FUSE file system: uring leaves its chains for the pool while one is
+  // mounted (the ring returns wrong bytes for a short FUSE read), and every backend reads a
+  // file system answering 1000 bytes a call to its end.
+  test.skipIf(!runs)("readFile of FUSE files: whole and exact when every read is short, EIO as a read error, ENOENT from open", async () => {
+    await using fs = await mountSlowFs();
+    await using ctx = open();
+    const whole = (await ctx.readFile(join(fs.dir, "short"))) as Buffer;
+    expect({ length: whole.length, exact: whole.equals(indexedBytes(0, MiB)) }).toEqual({ length: MiB, exact: true });
+    const failed = await ctx.readFile(join(fs.dir, "eio")).catch((e: Error) => e);
+    expect(failed).toMatchObject({ code: "EIO", syscall: "read" });
+    const missing = await ctx.readFile(join(fs.dir, "none")).catch((e: Error) => e);
+    expect(missing).toMatchObject({ code: "ENOENT", syscall: "open" });
+  });
+
   test.skipIf(!runs)(
     "a read that never answers rejects with AbortError as soon as it is aborted; close() settles once the file system answers",
     async () => {

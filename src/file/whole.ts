@@ -173,7 +173,9 @@ async function readAll(files: FileOps, fd: number, size: number, options: Parsed
   let total = 0;
   if (size > 0) {
     const first = await readAt(files, fd, size + 1, 0, options);
-    if (first.length <= size) return first;
+    // Exactly the size: the end. Fewer (the file shrank, or a FUSE or network file system
+    // answered short) goes on reading until a read finds the end.
+    if (first.length === size) return first;
     chunks.push(first);
     total = first.length;
   }
