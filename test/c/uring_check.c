@@ -133,15 +133,32 @@ static void check_no_overflow(void *h)
 }
 
 /*
- * A ring of 4 ops has an 8-entry CQ. With 2 ops in flight (one of them failed, its
- * CQE at the head of the CQ) and 6 cancellations whose CQEs wait behind it, the CQ
- * is spoken for: another cancel is not taken and a submit gets -EAGAIN, neither
+ * Takes cancellations of slots with nothing in flight (2 and 3), at most 3 per call,
+ * until the CQ is spoken for with `in_flight` ops' CQEs owed: their -ENOENT CQEs wait
+ * behind a CQE nobody consumed.
+ */
+static void fill_cq_with_cancels(void *h, uint32_t in_flight)
+{
+	static const uint32_t nothing[3] = { 2, 3, 2 };
+
+	for (uint32_t left = ring_of(h)->ring.cq_entries - in_flight; left > 0;) {
+		uint32_t n = left < 3 ? left : 3;
+
+		CHECK_EQ(caio_uring_cancel(h, nothing, n), (int)n);
+		left -= n;
+	}
+}
+
+/*
+ * A ring of 4 ops has a small CQ (two CQEs per step of the longest chain per op).
+ * With 2 ops in flight (one of them failed, its CQE at the head of the CQ) and
+ * cancellations whose CQEs wait behind it filling the rest, the CQ is spoken for: another cancel is not taken and a submit gets -EAGAIN, neither
  * entering the kernel. After a reap both are taken. The CQ never overflows.
  */
 static void check_cq_budget(uint32_t option)
 {
 	static char bytes[4];
-	uint32_t nothing[6] = { 2, 3, 2, 3, 2, 3 }, one = 1, two[2] = { 2, 3 };
+	uint32_t one = 1, two[2] = { 2, 3 };
 	struct caio_op ops[2];
 	struct caio_done out[4];
 	struct results r = { 0 }, rest = { 0 };
@@ -149,14 +166,12 @@ static void check_cq_budget(uint32_t option)
 	uint64_t calls;
 	int p[2];
 
-	CHECK_EQ(ring_of(h)->ring.cq_entries, 8);
+	CHECK(ring_of(h)->ring.cq_entries >= 8);
 	CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
 	ops[0] = OP(CAIO_OP_READ, -1, bytes, 1, 0, 0);
 	ops[1] = OP(CAIO_OP_READ, p[0], &bytes[1], 1, 0, 1);
 	CHECK_EQ(caio_uring_submit(h, ops, 2), 2);
-	/* At most `capacity` per call. */
-	CHECK_EQ(caio_uring_cancel(h, nothing, 3), 3);
-	CHECK_EQ(caio_uring_cancel(h, nothing + 3, 3), 3);
+	fill_cq_with_cancels(h, 2);
 	check_no_overflow(h);
 
 	calls = submit_calls(h);
@@ -336,7 +351,7 @@ static void check_remote_prefix(uint32_t option)
 {
 	static char bytes[4];
 	static uint8_t got[BLK];
-	uint32_t nothing[6] = { 2, 3, 2, 3, 2, 3 }, slots[2] = { 1, 3 };
+	uint32_t slots[2] = { 1, 3 };
 	struct caio_op ops[2];
 	struct results r = { 0 };
 	void *h = open_backend(4, option);
@@ -348,8 +363,7 @@ static void check_remote_prefix(uint32_t option)
 	ops[0] = OP(CAIO_OP_READ, -1, bytes, 1, 0, 0);
 	ops[1] = OP(CAIO_OP_READ, p[0], &bytes[1], 1, 0, 1);
 	CHECK_EQ(caio_uring_submit(h, ops, 2), 2);
-	CHECK_EQ(caio_uring_cancel(h, nothing, 3), 3);
-	CHECK_EQ(caio_uring_cancel(h, nothing + 3, 3), 3);
+	fill_cq_with_cancels(h, 2);
 	ops[0] = OP(CAIO_OP_READ, fd, got, BLK, 0, 2);
 	ops[1] = OP(CAIO_OP_READ, p[0], &bytes[3], 1, 0, 3);
 	CHECK_EQ(caio_uring_submit(h, ops, 2), 1);
