@@ -4,9 +4,11 @@
  * the kernel, the opcode probe. What goes into an SQE is uring_sqe.h's; what the
  * ops mean and how many may be in flight is the backend's (uring.c).
  *
- * Ring protocol (no SQPOLL): we own the SQ tail and the CQ head, the kernel owns
- * the SQ head and the CQ tail. The kernel only reads the SQ during io_uring_enter,
- * so SQEs it did not consume can be taken back by moving our tail.
+ * Ring protocol: we own the SQ tail and the CQ head, the kernel owns the SQ head
+ * and the CQ tail. Without SQPOLL the kernel only reads the SQ during
+ * io_uring_enter, so SQEs it did not consume can be taken back by moving our tail.
+ * With SQPOLL a kernel thread reads the tail at any moment: a published SQE is
+ * the kernel's for good, and the thread, once asleep, needs IORING_ENTER_SQ_WAKEUP.
  *
  * Included by uring.c (TinyCC compiles each backend's file on its own).
  */
@@ -65,6 +67,22 @@
 #ifndef IORING_SQ_TASKRUN
 #define IORING_SQ_TASKRUN (1U << 2)
 #endif
+#ifndef IORING_ENTER_SQ_WAIT
+#define IORING_ENTER_SQ_WAIT (1U << 2)
+#endif
+#ifndef IORING_FEAT_SQPOLL_NONFIXED
+#define IORING_FEAT_SQPOLL_NONFIXED (1U << 7)
+#endif
+
+/*
+ * How long the SQPOLL thread spins after the last SQE before it sleeps (and the
+ * next submission pays an io_uring_enter to wake it). The kernel's default is one
+ * second of a whole CPU after every burst; this is a tenth of that.
+ */
+#define SQPOLL_IDLE_MS 100U
+
+/* Flags a polling thread excludes: io_uring_create answers EINVAL for task-work flags with SQPOLL. */
+#define SQPOLL_EXCLUDES (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_DEFER_TASKRUN)
 
 /* IORING_MAX_CQ_ENTRIES */
 #define MAX_CQ_ENTRIES 65536U
@@ -157,13 +175,15 @@ static int ring_register(const struct ring *r, unsigned opcode, void *arg, unsig
 }
 
 /*
- * Creates the ring with an SQ of `entries` and a CQ of `cq_entries`, trying the
- * optional flags minus `avoid` and dropping the newest on EINVAL. Returns 0 (r->fd
- * and r->setup_flags set, *p as the kernel filled it in) or -errno.
+ * Creates the ring with an SQ of `entries` and a CQ of `cq_entries`, with the flags
+ * of `required` (0 or IORING_SETUP_SQPOLL) and trying the optional flags minus
+ * `avoid`, dropping the newest on EINVAL. Returns 0 (r->fd and r->setup_flags set,
+ * *p as the kernel filled it in) or -errno.
  */
-static int ring_setup(struct ring *r, unsigned entries, unsigned cq_entries, uint32_t avoid, struct io_uring_params *p)
+static int ring_setup(struct ring *r, unsigned entries, unsigned cq_entries, uint32_t required, uint32_t avoid,
+		      struct io_uring_params *p)
 {
-	uint32_t wanted = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+	uint32_t wanted = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP | required;
 	size_t i;
 	int fd;
 
@@ -174,6 +194,7 @@ static int ring_setup(struct ring *r, unsigned entries, unsigned cq_entries, uin
 		memset(p, 0, sizeof(*p));
 		p->flags = wanted;
 		p->cq_entries = cq_entries;
+		p->sq_thread_idle = (wanted & IORING_SETUP_SQPOLL) ? SQPOLL_IDLE_MS : 0;
 		fd = sys_io_uring_setup(entries, p);
 		if (fd != -EINVAL || i == sizeof(optional_flags) / sizeof(optional_flags[0]))
 			break;
@@ -298,7 +319,10 @@ static void ring_close(struct ring *r)
 		close(r->fd);
 }
 
-/* Free SQ entries: the kernel consumed or we took back all earlier ones, so normally all of them. */
+/*
+ * Free SQ entries: all of them without SQPOLL (the kernel consumed or we took back
+ * every earlier one); with it, fewer while the polling thread is behind.
+ */
 static uint32_t ring_sq_space(const struct ring *r)
 {
 	return r->sq.entries - (*r->sq.tail - load_acquire(r->sq.head));
@@ -321,6 +345,62 @@ static int ring_flush(const struct ring *r)
 	return ret;
 }
 
+/* Whether the SQPOLL thread went to sleep and must be woken to see new SQEs. */
+static bool ring_sq_needs_wakeup(const struct ring *r)
+{
+	/*
+	 * The tail store must be visible before the flag is loaded, or the thread could
+	 * miss our tail, go to sleep, and we read the flag from before it did: store-load
+	 * order, which only a full fence gives (the kernel's side is the smp_mb() between
+	 * setting IORING_SQ_NEED_WAKEUP and its last look at the tail, io_sq_thread).
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return (__atomic_load_n(r->sq.flags, __ATOMIC_RELAXED) & IORING_SQ_NEED_WAKEUP) != 0;
+}
+
+/*
+ * ring_submit with SQPOLL: publishing is submitting, so every SQE counts as consumed
+ * (the thread will take them; each posts a CQE, a failed one its -errno). Enters the
+ * kernel only to wake a sleeping thread. -EOWNERDEAD (5.12+: the thread is gone,
+ * nothing reads the tail any more) takes back what it had not consumed.
+ */
+static int ring_submit_sqpoll(struct ring *r, unsigned count, uint64_t *enters)
+{
+	unsigned head = load_acquire(r->sq.head);
+	unsigned tail = *r->sq.tail;
+	int ret;
+
+	/* The kernel must see the SQE contents before it sees the new tail. */
+	store_release(r->sq.tail, tail + count);
+	if (!ring_sq_needs_wakeup(r))
+		return (int)count;
+	do {
+		ret = ring_enter(r, 0, 0, IORING_ENTER_SQ_WAKEUP);
+		(*enters)++;
+	} while (ret == -EINTR);
+	if (ret != -EOWNERDEAD)
+		return (int)count;
+	unsigned consumed = load_acquire(r->sq.head) - head;
+	store_release(r->sq.tail, head + consumed);
+	return consumed > 0 ? (int)consumed : ret;
+}
+
+/*
+ * With SQPOLL: blocks until the polling thread has taken some SQEs of a full SQ
+ * (IORING_ENTER_SQ_WAIT, 5.10), waking it first if it sleeps. 0 or -errno.
+ */
+static int ring_sq_wait(const struct ring *r, uint64_t *enters)
+{
+	unsigned flags = IORING_ENTER_SQ_WAIT | (ring_sq_needs_wakeup(r) ? IORING_ENTER_SQ_WAKEUP : 0);
+	int ret;
+
+	do {
+		ret = ring_enter(r, 0, 0, flags);
+		(*enters)++;
+	} while (ret == -EINTR);
+	return ret < 0 ? ret : 0;
+}
+
 /*
  * Publishes `count` SQEs written after the current tail and enters the kernel,
  * counting each io_uring_enter in *enters. Returns how many it consumed; the rest
@@ -333,6 +413,8 @@ static int ring_submit(struct ring *r, unsigned count, uint64_t *enters)
 	unsigned tail = *r->sq.tail;
 	int ret;
 
+	if (r->setup_flags & IORING_SETUP_SQPOLL)
+		return ring_submit_sqpoll(r, count, enters);
 	/* The kernel must see the SQE contents before it sees the new tail. */
 	store_release(r->sq.tail, tail + count);
 	for (;;) {

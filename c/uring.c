@@ -47,6 +47,15 @@
  * for anyone who distrusts a kernel's io_uring file operations.
  */
 #define CAIO_URING_NO_FILE_OPS (1U << 31)
+/*
+ * caio_uring_open's option bit: ask for IORING_SETUP_SQPOLL, a kernel thread that
+ * takes the SQEs as they are published, so submitting costs no io_uring_enter while
+ * it is awake. A kernel that refuses it (EPERM without CAP_SYS_ADMIN before 5.11,
+ * EINVAL, no IORING_FEAT_SQPOLL_NONFIXED) gets an ordinary ring instead.
+ */
+#define CAIO_URING_SQPOLL (1U << 30)
+/* With CAIO_URING_SQPOLL: act as if the kernel had refused SQPOLL (EPERM), for the tests. */
+#define CAIO_URING_REFUSE_SQPOLL (1U << 29)
 
 /* A batch larger than this is submitted in several io_uring_enter calls. */
 #define MAX_SQ_ENTRIES 4096U
@@ -83,8 +92,11 @@ struct uring_backend {
 
 #include "uring_route.h"
 
-/* Creates the ring for b->capacity ops in flight, leaving the IORING_SETUP_* flags of `avoid` untried. */
-static int setup_ring(struct uring_backend *b, uint32_t avoid, struct io_uring_params *p)
+/*
+ * Creates the ring for b->capacity ops in flight with the IORING_SETUP_* flags of
+ * `required`, leaving those of `avoid` untried.
+ */
+static int setup_ring(struct uring_backend *b, uint32_t required, uint32_t avoid, struct io_uring_params *p)
 {
 	uint64_t capacity = b->capacity;
 	/* A chain takes up to CHAIN_MAX_SQES entries: a batch of them all goes in one call. */
@@ -96,7 +108,26 @@ static int setup_ring(struct uring_backend *b, uint32_t avoid, struct io_uring_p
 	unsigned cq_entries =
 		(unsigned)(2 * CHAIN_MAX_SQES * capacity < MAX_CQ_ENTRIES ? 2 * CHAIN_MAX_SQES * capacity : MAX_CQ_ENTRIES);
 
-	return ring_setup(&b->ring, sq_entries, cq_entries, avoid, p);
+	return ring_setup(&b->ring, sq_entries, cq_entries, required, avoid, p);
+}
+
+/*
+ * Creates a ring with a polling thread (CAIO_URING_SQPOLL); 0, or -errno with no
+ * ring left behind. One whose thread can only use registered files (before 5.11)
+ * is closed and refused: caio's ops take plain descriptors.
+ */
+static int setup_sqpoll_ring(struct uring_backend *b, uint32_t option, struct io_uring_params *p)
+{
+	int ret;
+
+	if (option & CAIO_URING_REFUSE_SQPOLL)
+		return -EPERM;
+	ret = setup_ring(b, IORING_SETUP_SQPOLL, option | SQPOLL_EXCLUDES, p);
+	if (ret < 0 || (p->features & IORING_FEAT_SQPOLL_NONFIXED))
+		return ret;
+	close(b->ring.fd);
+	ring_init(&b->ring);
+	return -EOPNOTSUPP;
 }
 
 /* -ENOSYS unless the kernel has every opcode caio requires; sets b->ring_ops (uring_sqe.h). */
@@ -125,8 +156,12 @@ static void drop_file_ops(struct uring_backend *b)
 static int open_ring(struct uring_backend *b, uint32_t option)
 {
 	struct io_uring_params p;
-	int ret = setup_ring(b, option, &p);
+	int ret = -EINVAL;
 
+	if (option & CAIO_URING_SQPOLL)
+		ret = setup_sqpoll_ring(b, option, &p);
+	if (ret < 0)
+		ret = setup_ring(b, 0, option, &p);
 	if (ret < 0)
 		return ret;
 	/* Without NODROP (5.5) an overflowing CQ loses completions; refuse such kernels. */
@@ -183,7 +218,9 @@ static void free_backend(struct uring_backend *b)
 /*
  * Creates a ring for `capacity` operations in flight and stores its handle in
  * *out. `option` is a mask of IORING_SETUP_* flags not to try (0 = try all), plus
- * CAIO_URING_NO_FILE_OPS (bit 31) to send every file operation to the pool.
+ * CAIO_URING_NO_FILE_OPS (bit 31) to send every file operation to the pool and
+ * CAIO_URING_SQPOLL (bit 30) to ask for a polling thread, which falls back to an
+ * ordinary ring if refused (caio_uring_info's features say which one it got).
  * Returns 0 or -errno: -EPERM when io_uring is disabled (kernel.io_uring_disabled,
  * seccomp), -ENOSYS when the kernel lacks it or an opcode caio needs, -ENOMEM when
  * RLIMIT_MEMLOCK is too small for the rings (kernels before 5.12).
@@ -268,6 +305,20 @@ static uint32_t cq_room(struct uring_backend *b, uint32_t want)
 static uint32_t min2(uint32_t a, uint32_t b)
 {
 	return a < b ? a : b;
+}
+
+/*
+ * Free SQ entries. With SQPOLL a full SQ is one the polling thread is still taking
+ * SQEs from: waits until it has taken some, since nothing else would come back to
+ * submit the rest (no completion is owed for ops that never went out).
+ */
+static uint32_t sq_room(struct uring_backend *b)
+{
+	uint32_t space = ring_sq_space(&b->ring);
+
+	if (space == 0 && (b->ring.setup_flags & IORING_SETUP_SQPOLL) && ring_sq_wait(&b->ring, &b->submit_calls) == 0)
+		space = ring_sq_space(&b->ring);
+	return space;
 }
 
 /* Writes the SQEs of ops[i] (route not ROUTE_POOL/ROUTE_SYNC) from `at` SQEs past the SQ tail on. */
@@ -434,7 +485,7 @@ CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint3
 	chains_new_batch(&b->chains);
 	ring_mute_eventfd(&b->ring, 1);
 	while (done < n && more) {
-		uint32_t room = min2(ring_sq_space(&b->ring), cq_room(b, n - done));
+		uint32_t room = min2(sq_room(b), cq_room(b, n - done));
 		int ret = submit_chunk(b, b->staged + done, n - done, room, &more);
 
 		if (ret < 0) {
@@ -601,7 +652,7 @@ CAIO_EXPORT int caio_uring_cancel(void *handle, const uint32_t *slots, uint32_t 
 	if (caio_check_slots(b->capacity, slots, n) < 0)
 		return -EINVAL;
 	while (taken < n && more) {
-		uint32_t room = min2(ring_sq_space(&b->ring), cq_room(b, n - taken));
+		uint32_t room = min2(sq_room(b), cq_room(b, n - taken));
 		int ret = cancel_chunk(b, slots + taken, n - taken, room, &more);
 
 		if (ret < 0)
@@ -619,7 +670,10 @@ CAIO_EXPORT int caio_uring_wake_fd(void *handle)
 	return wake_hand_over(&((struct uring_backend *)handle)->wake);
 }
 
-/* Copies the backend's counters into *out; features holds the IORING_SETUP_* flags accepted. */
+/*
+ * Copies the backend's counters into *out; features holds the IORING_SETUP_* flags
+ * accepted (IORING_SETUP_SQPOLL among them when the polling thread was granted).
+ */
 CAIO_EXPORT int caio_uring_info(void *handle, struct caio_info *out)
 {
 	struct uring_backend *b = handle;

@@ -13,6 +13,7 @@
 import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV } from "./backends/backend.ts";
 import { isBackendName, openBackend, type Backend, type BackendName } from "./backends/index.ts";
 import { MAX_THREADS } from "./backends/thread.ts";
+import { SETUP_SQPOLL } from "./backends/uring.ts";
 import { allocNative, dropNative, ENOMEM } from "./bounce.ts";
 import { diagnoseTransfer, type UsedMemory } from "./diagnose.ts";
 import { contextClosed, invalidArgType, outOfRange, systemError } from "./errors.ts";
@@ -62,6 +63,22 @@ export interface ContextOptions {
    * Default: enough to keep the CPUs and a fast SSD busy (see README).
    */
   threads?: number;
+  /**
+   * "uring" backend: ask the kernel for a thread that polls the submission queue
+   * (IORING_SETUP_SQPOLL), so submitting makes no system call while that thread is
+   * awake (it sleeps after 100 ms without work). It costs a CPU spinning in the
+   * kernel and does not pay on small machines (see README). If the kernel refuses
+   * (Linux before 5.11 without CAP_SYS_ADMIN, a sandbox), the context gets an
+   * ordinary ring: check `ctx.sqpoll`. Other backends ignore it. Default false.
+   */
+  sqpoll?: boolean;
+}
+
+interface CheckedOptions {
+  maxRequests: number;
+  backend?: BackendName;
+  threads?: number;
+  sqpoll?: boolean;
 }
 
 const DEFAULT_MAX_REQUESTS = 128;
@@ -70,10 +87,10 @@ const MAX_REQUESTS_LIMIT = 65536;
 /** Backstop for contexts dropped without close(): the scheduler is unreachable only once idle. */
 const dropped = new FinalizationRegistry<Backend>((backend) => backend.close());
 
-function checkContextOptions(options: unknown): { maxRequests: number; backend?: BackendName; threads?: number } {
+function checkContextOptions(options: unknown): CheckedOptions {
   if (options === undefined) return { maxRequests: DEFAULT_MAX_REQUESTS };
   if (options === null || typeof options !== "object") throw invalidArgType("options", "of type object", options);
-  const { maxRequests = DEFAULT_MAX_REQUESTS, backend, threads } = options as ContextOptions;
+  const { maxRequests = DEFAULT_MAX_REQUESTS, backend, threads, sqpoll } = options as ContextOptions;
   if (typeof maxRequests !== "number") throw invalidArgType("options.maxRequests", "of type number", maxRequests);
   if (!Number.isInteger(maxRequests) || maxRequests < 1 || maxRequests > MAX_REQUESTS_LIMIT) {
     throw outOfRange("options.maxRequests", `an integer >= 1 && <= ${MAX_REQUESTS_LIMIT}`, maxRequests);
@@ -87,7 +104,8 @@ function checkContextOptions(options: unknown): { maxRequests: number; backend?:
       throw outOfRange("options.threads", `an integer >= 1 && <= ${MAX_THREADS}`, threads);
     }
   }
-  return { maxRequests, backend, threads };
+  if (sqpoll !== undefined && typeof sqpoll !== "boolean") throw invalidArgType("options.sqpoll", "of type boolean", sqpoll);
+  return { maxRequests, backend, threads, sqpoll };
 }
 
 /**
@@ -122,12 +140,14 @@ export class Context {
   readonly #scheduler: Scheduler;
   readonly #backend: Backend;
   readonly #files: FileOps;
+  readonly #sqpoll: boolean;
 
   constructor(options?: ContextOptions) {
-    const { maxRequests, backend, threads } = checkContextOptions(options);
+    const { maxRequests, backend, threads, sqpoll } = checkContextOptions(options);
     this.#backend = backend
-      ? openBackend(backend, maxRequests, { threads })
-      : openDefaultBackend(maxRequests, { threads });
+      ? openBackend(backend, maxRequests, { threads, sqpoll })
+      : openDefaultBackend(maxRequests, { threads, sqpoll });
+    this.#sqpoll = this.#backend.name === "uring" && (this.#backend.features() & SETUP_SQPOLL) !== 0;
     this.#scheduler = new Scheduler(this.#backend);
     this.#files = new FileOps(this.#scheduler, this.#backend);
     registerFileOps(this, this.#files);
@@ -142,6 +162,15 @@ export class Context {
   /** True once close() was called: the context accepts no more operations. */
   get closing(): boolean {
     return this.#scheduler.closing;
+  }
+
+  /**
+   * True when a kernel thread polls this context's submission queue: asked for with
+   * `sqpoll: true` and granted by the kernel (false on a refusal, and on backends
+   * other than "uring").
+   */
+  get sqpoll(): boolean {
+    return this.#sqpoll;
   }
 
   /** Operations allowed in flight at once. */

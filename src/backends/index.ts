@@ -12,6 +12,8 @@ export type { Backend, BackendName } from "./backend.ts";
 export interface OpenOptions {
   /** thread backend: worker count, 0 = default */
   threads?: number;
+  /** uring backend: ask for a kernel thread polling the submission queue */
+  sqpoll?: boolean;
 }
 
 type Opener = (capacity: number, options: OpenOptions) => Backend;
@@ -20,7 +22,7 @@ type Opener = (capacity: number, options: OpenOptions) => Backend;
 export const BACKEND_NAMES: readonly BackendName[] = ["uring", "linux", "thread", "js"];
 
 const openers: Partial<Record<BackendName, Opener>> = {
-  uring: (capacity) => openUringBackend(capacity),
+  uring: (capacity, { sqpoll }) => openUringBackend(capacity, undefined, { sqpoll }),
   linux: openLinuxBackend,
   thread: (capacity, { threads }) => openThreadBackend(capacity, threads),
   js: openJsBackend,

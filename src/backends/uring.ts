@@ -59,12 +59,31 @@ export const OPTIONAL_SETUP_FLAGS = {
  */
 export const DEFAULT_AVOIDED_SETUP_FLAGS = OPTIONAL_SETUP_FLAGS.DEFER_TASKRUN;
 
+/** IORING_SETUP_SQPOLL, as features() reports it when the kernel granted the polling thread. */
+export const SETUP_SQPOLL = 1 << 1;
+
+/** caio_uring_open's option bits above the IORING_SETUP_* flags (c/uring.c). */
+const OPTION_SQPOLL = 1 << 30;
+const OPTION_REFUSE_SQPOLL = 1 << 29;
+
+export interface UringOptions {
+  /** Ask for a kernel thread polling the SQ (IORING_SETUP_SQPOLL); an ordinary ring if refused. */
+  sqpoll?: boolean;
+  /** Tests: act as if the kernel refused SQPOLL. */
+  refuseSqpoll?: boolean;
+}
+
 /**
  * Opens a ring for `capacity` operations in flight; throws an explained error if
  * the kernel refuses. `avoidSetupFlags` (tests) chooses which optional flags stay untried.
  */
-export function openUringBackend(capacity: number, avoidSetupFlags: number = DEFAULT_AVOIDED_SETUP_FLAGS): Backend {
+export function openUringBackend(
+  capacity: number,
+  avoidSetupFlags: number = DEFAULT_AVOIDED_SETUP_FLAGS,
+  { sqpoll = false, refuseSqpoll = false }: UringOptions = {},
+): Backend {
   const found = nativeContract("caio_uring");
   if ("reason" in found) throw new Error(found.reason);
-  return new NativeBackend("uring", found.contract, capacity, explainUringSetupError, avoidSetupFlags);
+  const option = avoidSetupFlags | (sqpoll ? OPTION_SQPOLL : 0) | (refuseSqpoll ? OPTION_REFUSE_SQPOLL : 0);
+  return new NativeBackend("uring", found.contract, capacity, explainUringSetupError, option);
 }

@@ -3,7 +3,8 @@
  * exported functions the way JavaScript drives them: submit, reap at once, then
  * block on the wake socket (poll) and reap again; no sleeps. A lost wake-up shows as a
  * poll timeout. The checks run once per setup-flag mask: every optional flag tried,
- * DEFER_TASKRUN|SINGLE_ISSUER avoided, and every optional flag avoided. Temporary
+ * DEFER_TASKRUN|SINGLE_ISSUER avoided, and every optional flag avoided; then the
+ * same steps with a polling thread (CAIO_URING_SQPOLL). Temporary
  * files are created in the current directory (O_DIRECT needs a real filesystem).
  *
  * From the repository root, with sanitizers:
@@ -26,7 +27,8 @@
 #define RESULTS_CAP BIG_CAP
 #define REAP_MAX 512
 /* Failed in prep: without SUBMIT_ALL the kernel stops after it and the tail is taken back. */
-#define BAD_PRIO_TAKEN(h) (info_of(h).features & IORING_SETUP_SUBMIT_ALL ? 4 : 2)
+/* (With SQPOLL publishing is submitting: the kernel's thread takes all of them.) */
+#define BAD_PRIO_TAKEN(h) (info_of(h).features & (IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SQPOLL) ? 4 : 2)
 #include "harness.h"
 #include "file_ops.h"
 
@@ -89,6 +91,30 @@ static void submit_pipe_reads(void *h, int fd, uint32_t first, uint32_t n, char 
 	for (uint32_t i = 0; i < n; i++)
 		ops[i] = OP(CAIO_OP_READ, fd, &bytes[first + i], 1, 0, first + i);
 	CHECK_EQ(caio_uring_submit(h, ops, n), n);
+}
+
+/* 5000 pipe reads on a ring with a polling thread, cancelled in one call: each completes once, cancelled. */
+static void check_cancel_batch_sqpoll(void)
+{
+	static uint32_t slots[BIG_OPS];
+	static char bytes[BIG_OPS];
+	static struct results r;
+	void *h = open_backend(BIG_CAP, CAIO_URING_SQPOLL);
+	int p[2];
+
+	CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+	submit_pipe_reads(h, p[0], 0, BIG_OPS, bytes);
+	for (uint32_t i = 0; i < BIG_OPS; i++)
+		slots[i] = i;
+	CHECK_EQ(caio_uring_cancel(h, slots, BIG_OPS), BIG_OPS);
+	memset(&r, 0, sizeof(r));
+	collect(h, &r, BIG_OPS);
+	for (uint32_t i = 0; i < BIG_OPS; i++)
+		CHECK(r.res[i] == -ECANCELED || r.res[i] == -EINTR);
+	expect_idle(h);
+	CHECK_EQ(caio_uring_close(h), 0);
+	close(p[0]);
+	close(p[1]);
 }
 
 /*
@@ -448,6 +474,32 @@ static void check_mode(uint32_t option)
 	CHECK_EQ(caio_uring_close(h), 0);
 }
 
+/*
+ * The steps of check_mode on a ring with a polling thread, and close with reads in
+ * flight. No io_uring_enter is counted: while the thread is awake a submission
+ * makes none. A refused SQPOLL (CAIO_URING_REFUSE_SQPOLL) leaves an ordinary ring.
+ */
+static void check_sqpoll(void)
+{
+	static void (*const steps[])(void *) = { check_file_io, check_vectored, check_native_holds,
+						 check_errors,  check_direct,   check_cancel, check_file_ops };
+	void *h = open_backend(CAP, CAIO_URING_SQPOLL);
+	uint32_t features = info_of(h).features;
+
+	printf("uring_check: sqpoll -> setup flags 0x%x%s\n", features,
+	       features & IORING_SETUP_SQPOLL ? "" : " (SQPOLL refused here: an ordinary ring)");
+	CHECK_EQ(features & (IORING_SETUP_COOP_TASKRUN | IORING_SETUP_DEFER_TASKRUN), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(steps); i++)
+		steps[i](h);
+	CHECK_EQ(caio_uring_close(h), 0);
+	check_close_in_flight(CAIO_URING_SQPOLL);
+	check_cancel_batch_sqpoll();
+	h = open_backend(CAP, CAIO_URING_SQPOLL | CAIO_URING_REFUSE_SQPOLL);
+	CHECK_EQ(info_of(h).features & IORING_SETUP_SQPOLL, 0);
+	check_direct(h);
+	CHECK_EQ(caio_uring_close(h), 0);
+}
+
 int main(void)
 {
 	static const uint32_t masks[] = { 0, AVOID_DEFER, AVOID_ALL };
@@ -466,6 +518,7 @@ int main(void)
 		check_remote_prefix(masks[i]);
 		check_file_op_routes(masks[i]);
 	}
+	check_sqpoll();
 	printf("uring_check: %u wake-up waits\n", waits);
 	puts("uring_check: ok");
 	return 0;
