@@ -36,6 +36,7 @@
 #include "fsclass.h"
 #include "owner.h"
 #include "ring.h"
+#include "ring_queues.h"
 #include "uring_chain.h"
 #include "uring_sqe.h"
 #include "wake.h"
@@ -92,128 +93,8 @@ struct uring_backend {
 
 #include "uring_route.h"
 
-/*
- * Creates the ring for b->capacity ops in flight with the IORING_SETUP_* flags of
- * `required`, leaving those of `avoid` untried.
- */
-static int setup_ring(struct uring_backend *b, uint32_t required, uint32_t avoid, struct io_uring_params *p)
-{
-	uint64_t capacity = b->capacity;
-	/* A chain takes up to CHAIN_MAX_SQES entries: a batch of them all goes in one call. */
-	unsigned sq_entries = (unsigned)(CHAIN_MAX_SQES * capacity < MAX_SQ_ENTRIES ? CHAIN_MAX_SQES * capacity : MAX_SQ_ENTRIES);
-	/*
-	 * Room for every op in flight as a chain (one CQE per step) plus a cancellation of
-	 * each step, up to 8192 ops; cq_room() budgets the rest.
-	 */
-	unsigned cq_entries =
-		(unsigned)(2 * CHAIN_MAX_SQES * capacity < MAX_CQ_ENTRIES ? 2 * CHAIN_MAX_SQES * capacity : MAX_CQ_ENTRIES);
-
-	return ring_setup(&b->ring, sq_entries, cq_entries, required, avoid, p);
-}
-
-/*
- * Creates a ring with a polling thread (CAIO_URING_SQPOLL); 0, or -errno with no
- * ring left behind. One whose thread can only use registered files (before 5.11)
- * is closed and refused: caio's ops take plain descriptors.
- */
-static int setup_sqpoll_ring(struct uring_backend *b, uint32_t option, struct io_uring_params *p)
-{
-	int ret;
-
-	if (option & CAIO_URING_REFUSE_SQPOLL)
-		return -EPERM;
-	ret = setup_ring(b, IORING_SETUP_SQPOLL, option | SQPOLL_EXCLUDES, p);
-	if (ret < 0 || (p->features & IORING_FEAT_SQPOLL_NONFIXED))
-		return ret;
-	close(b->ring.fd);
-	ring_init(&b->ring);
-	return -EOPNOTSUPP;
-}
-
-/* -ENOSYS unless the kernel has every opcode caio requires; sets b->ring_ops (uring_sqe.h). */
-static int check_opcodes(struct uring_backend *b)
-{
-	struct io_uring_probe *probe = NULL;
-	int ret = ring_probe(&b->ring, &probe);
-
-	if (ret != 0)
-		return ret;
-	ret = sqe_opcodes(probe, &b->ring_ops);
-	free(probe);
-	return ret;
-}
-
-/* Takes the file operations off the ring (CAIO_URING_NO_FILE_OPS): they all go to the pool. */
-static void drop_file_ops(struct uring_backend *b)
-{
-	for (uint32_t code = 0; code <= CAIO_OP_MAX; code++) {
-		if (fileop_is((uint16_t)code))
-			b->ring_ops &= ~(1U << code);
-	}
-}
-
-/* Sets up the ring, learns its opcodes and maps it; 0 or -errno (free_backend undoes what was done). */
-static int open_ring(struct uring_backend *b, uint32_t option)
-{
-	struct io_uring_params p;
-	int ret = -EINVAL;
-
-	if (option & CAIO_URING_SQPOLL)
-		ret = setup_sqpoll_ring(b, option, &p);
-	if (ret < 0)
-		ret = setup_ring(b, 0, option, &p);
-	if (ret < 0)
-		return ret;
-	/* Without NODROP (5.5) an overflowing CQ loses completions; refuse such kernels. */
-	ret = (p.features & IORING_FEAT_NODROP) ? check_opcodes(b) : -ENOSYS;
-	if (ret < 0)
-		return ret;
-	if (option & CAIO_URING_NO_FILE_OPS)
-		drop_file_ops(b);
-	ret = ring_map(&b->ring, &p);
-	if (ret == 0 && ring_has(b, CAIO_OP_OPENAT) && ring_has(b, CAIO_OP_CLOSE))
-		chains_open(&b->chains, &b->ring, b->capacity);
-	return ret;
-}
-
-static int open_wake(struct uring_backend *b)
-{
-	int ret = wake_open(&b->wake, true);
-
-	if (ret < 0)
-		return ret;
-	return ring_register(&b->ring, IORING_REGISTER_EVENTFD, &b->wake.event_fd, 1);
-}
-
-/* The tables kept by slot; -ENOMEM when one cannot be had. */
-static int alloc_slots(struct uring_backend *b, uint32_t capacity)
-{
-	b->via = calloc(capacity, 1);
-	b->early_res = calloc(capacity, sizeof(*b->early_res));
-	b->held = calloc(capacity, sizeof(*b->held));
-	b->staged = calloc(capacity, sizeof(*b->staged));
-	b->refused = calloc(capacity, sizeof(*b->refused));
-	if (!b->via || !b->early_res || !b->held || !b->staged || !b->refused)
-		return -ENOMEM;
-	return 0;
-}
-
-static void free_backend(struct uring_backend *b)
-{
-	/* The workers finish what they hold before the socket they write goes. */
-	workers_stop(&b->pool);
-	/* The ring first: once it is gone nothing signals the eventfd the relay reads. */
-	ring_close(&b->ring);
-	wake_close(&b->wake);
-	workers_free(&b->pool);
-	free(b->via);
-	free(b->early_res);
-	free(b->held);
-	free(b->staged);
-	free(b->refused);
-	chains_free(&b->chains);
-	free(b);
-}
+#include "uring_setup.h"
+#include "uring_budget.h"
 
 /*
  * Creates a ring for `capacity` operations in flight and stores its handle in
@@ -266,59 +147,6 @@ static int validate_ops(const struct uring_backend *b, const struct caio_op *ops
 			return -EINVAL;
 	}
 	return 0;
-}
-
-/* Consumes the cancellation CQEs at the head of the CQ, which nobody is waiting for. */
-static void drain_leading_cancels(struct uring_backend *b)
-{
-	unsigned head = ring_cq_head(&b->ring);
-	unsigned tail = ring_cq_tail(&b->ring);
-
-	while (head != tail && (ring_cqe(&b->ring, head)->user_data & CANCEL_TAG)) {
-		head++;
-		b->cancels_in_flight--;
-	}
-	ring_cq_consume(&b->ring, head);
-}
-
-static uint32_t cq_free(const struct uring_backend *b)
-{
-	return b->ring.cq_entries - b->in_flight - b->cancels_in_flight;
-}
-
-/*
- * CQEs the kernel may still post without overflowing the CQ: its size minus one
- * for every op and cancellation taken and not drained. When that is less than
- * `want`, first consumes the cancellation CQEs at the head of the CQ (flushing
- * held-back ones first if the kernel says so); ones behind an op's CQE wait for reap.
- */
-static uint32_t cq_room(struct uring_backend *b, uint32_t want)
-{
-	if (cq_free(b) >= want || b->cancels_in_flight == 0)
-		return cq_free(b);
-	if (ring_needs_flush(&b->ring))
-		ring_flush(&b->ring);
-	drain_leading_cancels(b);
-	return cq_free(b);
-}
-
-static uint32_t min2(uint32_t a, uint32_t b)
-{
-	return a < b ? a : b;
-}
-
-/*
- * Free SQ entries. With SQPOLL a full SQ is one the polling thread is still taking
- * SQEs from: waits until it has taken some, since nothing else would come back to
- * submit the rest (no completion is owed for ops that never went out).
- */
-static uint32_t sq_room(struct uring_backend *b)
-{
-	uint32_t space = ring_sq_space(&b->ring);
-
-	if (space == 0 && (b->ring.setup_flags & IORING_SETUP_SQPOLL) && ring_sq_wait(&b->ring, &b->submit_calls) == 0)
-		space = ring_sq_space(&b->ring);
-	return space;
 }
 
 /* Writes the SQEs of ops[i] (route not ROUTE_POOL/ROUTE_SYNC) from `at` SQEs past the SQ tail on. */
@@ -562,74 +390,6 @@ CAIO_EXPORT int caio_uring_reap(void *handle, struct caio_done *out, uint32_t ma
 	/* The kernel or the worker is done with these ops' memory. */
 	held_release_done(b->held, out, n);
 	return (int)n;
-}
-
-/*
- * Writes a cancellation for each of slots[0..) the ring holds, until `room` are
- * written or the slots run out. Returns how many slots it looked at; *sqes is how
- * many SQEs it wrote.
- */
-static uint32_t prepare_cancels(struct uring_backend *b, const uint32_t *slots, uint32_t n, uint32_t room,
-				uint32_t *sqes)
-{
-	uint32_t i, count = 0;
-
-	for (i = 0; i < n; i++) {
-		uint32_t need = chain_cancel_sqes(&b->chains, slots[i]);
-
-		if (b->via[slots[i]] != VIA_RING)
-			continue;
-		if (count + need > room)
-			break;
-		/* A chain's steps: the open is the bare slot, the reads carry their step (uring_chain.h). */
-		for (uint64_t step = 0; step < need; step++)
-			prep_cancel(ring_sqe(&b->ring, count + (uint32_t)step), slots[i], slots[i] | step << STEP_SHIFT);
-		count += need;
-	}
-	*sqes = count;
-	return i;
-}
-
-/* Index in slots[] of the first ring slot none of whose cancellations the kernel took, after it took `taken`. */
-static uint32_t ring_slot_index(const struct uring_backend *b, const uint32_t *slots, uint32_t taken)
-{
-	uint32_t i = 0;
-
-	for (;; i++) {
-		uint32_t need = chain_cancel_sqes(&b->chains, slots[i]);
-
-		if (b->via[slots[i]] != VIA_RING)
-			continue;
-		if (taken == 0)
-			return i;
-		taken = taken > need ? taken - need : 0;
-	}
-}
-
-/*
- * Cancels a prefix of slots[0..n): the ring's among the first ones, at most `room`,
- * in one io_uring_enter, and the pool's ones before the first the kernel did not
- * take. Returns how many slots that prefix holds (*more: the rest may follow now),
- * or -errno when it is empty.
- */
-static int cancel_chunk(struct uring_backend *b, const uint32_t *slots, uint32_t n, uint32_t room, bool *more)
-{
-	uint32_t sqes, end = prepare_cancels(b, slots, n, room, &sqes);
-	int ret = 0;
-
-	*more = end < n;
-	if (sqes > 0) {
-		ret = ring_submit(&b->ring, sqes, &b->submit_calls);
-		if (ret < (int)sqes) {
-			end = ring_slot_index(b, slots, ret < 0 ? 0 : (uint32_t)ret);
-			*more = false;
-		}
-		if (ret > 0)
-			b->cancels_in_flight += (uint32_t)ret;
-	}
-	if (end > 0 && b->pool.started > 0)
-		workers_cancel(&b->pool, slots, end, b->via, VIA_POOL);
-	return end == 0 && ret < 0 ? ret : (int)end;
 }
 
 /*

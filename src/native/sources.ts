@@ -19,9 +19,12 @@ import memoryH from "../../c/memory.h" with { type: "text" };
 import owner from "../../c/owner.h" with { type: "text" };
 import pool from "../../c/pool.c" with { type: "text" };
 import ring from "../../c/ring.h" with { type: "text" };
+import ringQueues from "../../c/ring_queues.h" with { type: "text" };
 import uring from "../../c/uring.c" with { type: "text" };
+import uringBudget from "../../c/uring_budget.h" with { type: "text" };
 import uringChain from "../../c/uring_chain.h" with { type: "text" };
 import uringRoute from "../../c/uring_route.h" with { type: "text" };
+import uringSetup from "../../c/uring_setup.h" with { type: "text" };
 import uringSqe from "../../c/uring_sqe.h" with { type: "text" };
 import wake from "../../c/wake.h" with { type: "text" };
 import workers from "../../c/workers.h" with { type: "text" };
@@ -43,9 +46,12 @@ export const SOURCES: Readonly<Record<string, string>> = {
   "owner.h": owner,
   "pool.c": pool,
   "ring.h": ring,
+  "ring_queues.h": ringQueues,
   "uring.c": uring,
+  "uring_budget.h": uringBudget,
   "uring_chain.h": uringChain,
   "uring_route.h": uringRoute,
+  "uring_setup.h": uringSetup,
   "uring_sqe.h": uringSqe,
   "wake.h": wake,
   "workers.h": workers,
