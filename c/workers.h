@@ -3,7 +3,8 @@
  * ...): the whole of the thread backend (pool.c), and where aio.c and uring.c send
  * the ops their kernel interface would run inline on the JavaScript thread (see
  * fsclass.h). Completions are queued here and handed out by workers_reap; each
- * worker writes the backend's wake socket itself.
+ * worker writes the backend's wake socket itself. What a worker does with one op is
+ * op_run.h's; how a batch is staged and its memory held, op_holds.h's.
  *
  * One mutex guards everything shared: the pending ring workers take ops from, the
  * completion ring reap drains, and a per-slot state that makes cancel exact.
@@ -48,14 +49,9 @@
 #include "common.h"
 #include "fileops.h"
 #include "memory.h"
+#include "op_holds.h"
+#include "op_run.h"
 #include "wake.h"
-
-#ifndef IOPRIO_WHO_PROCESS
-#define IOPRIO_WHO_PROCESS 1
-#endif
-#ifndef IOPRIO_CLASS_SHIFT
-#define IOPRIO_CLASS_SHIFT 13
-#endif
 
 /* Workers only run syscall wrappers; glibc also carves static TLS out of this. */
 #define WORKER_STACK_SIZE (64 * 1024)
@@ -99,17 +95,6 @@ struct workers {
 	uint8_t *state;         /* enum slot_state */
 	pthread_t *threads;
 };
-
-static long sys_ioprio_get(void)
-{
-	/* who = 0: the calling thread; ioprio belongs to the task, not the process. */
-	return syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0);
-}
-
-static long sys_ioprio_set(int prio)
-{
-	return syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio);
-}
 
 /* Position `i` after `head` in a ring of `size` entries; i <= size. */
 static uint32_t ring_at(uint32_t head, uint32_t i, uint32_t size)
@@ -252,96 +237,6 @@ static bool take_op(struct workers *w, struct caio_op *op)
 	return got;
 }
 
-static ssize_t do_rw(const struct caio_op *op, bool positioned)
-{
-	void *buf = (void *)(uintptr_t)op->buf;
-	const struct iovec *iov = buf;
-	off_t off = (off_t)op->offset;
-	int iovcnt = (int)op->len;
-
-	switch (op->opcode) {
-	case CAIO_OP_READ:
-		return positioned ? pread(op->fd, buf, op->len, off) : read(op->fd, buf, op->len);
-	case CAIO_OP_WRITE:
-		return positioned ? pwrite(op->fd, buf, op->len, off) : write(op->fd, buf, op->len);
-	case CAIO_OP_READV:
-		return positioned ? preadv(op->fd, iov, iovcnt, off) : readv(op->fd, iov, iovcnt);
-	case CAIO_OP_WRITEV:
-		return positioned ? pwritev(op->fd, iov, iovcnt, off) : writev(op->fd, iov, iovcnt);
-	case CAIO_OP_FSYNC:
-		return fsync(op->fd);
-	case CAIO_OP_FDSYNC:
-		return fdatasync(op->fd);
-	}
-	errno = EINVAL;
-	return -1;
-}
-
-static ssize_t do_rw_retry(const struct caio_op *op, bool positioned)
-{
-	ssize_t ret;
-
-	do
-		ret = do_rw(op, positioned);
-	while (ret < 0 && errno == EINTR);
-	return ret;
-}
-
-/* Runs the op's one syscall; bytes moved, 0, a new fd, or -errno. */
-static int32_t run_op(const struct caio_op *op)
-{
-	ssize_t ret;
-
-	if (fileop_is(op->opcode))
-		return fileop_run(op);
-	ret = do_rw_retry(op, true);
-
-	/* Pipes, sockets and some /proc files refuse positioned I/O: use the stream position, as Node does for -1. */
-	if (ret < 0 && errno == ESPIPE && op->opcode != CAIO_OP_FSYNC && op->opcode != CAIO_OP_FDSYNC)
-		ret = do_rw_retry(op, false);
-	/* The kernel caps one transfer at 0x7ffff000 bytes, so the count fits. */
-	return ret < 0 ? -errno : (int32_t)ret;
-}
-
-/*
- * Runs the op under its own I/O priority, then returns the thread to `base`. A
- * priority the kernel refuses fails the op with EINVAL/EPERM, as the kernel
- * backends do; any other failure (ENOSYS in a sandbox) runs the op unprioritised,
- * since the priority is only advice and this backend is the sandbox fallback.
- */
-static int32_t run_prioritized(const struct caio_op *op, int base)
-{
-	int32_t res;
-
-	/* File ops ignore it: the ring refuses ioprio on them, and they move no data to prioritise. */
-	if (op->ioprio == 0 || fileop_is(op->opcode))
-		return run_op(op);
-	if (sys_ioprio_set(op->ioprio) < 0) {
-		if (errno == EINVAL || errno == EPERM)
-			return -errno;
-		return run_op(op);
-	}
-	res = run_op(op);
-	/* 0 (no class: follow the CPU nice level) is always accepted, should `base` not be. */
-	if (sys_ioprio_set(base) < 0)
-		sys_ioprio_set(0);
-	return res;
-}
-
-/* The priority a worker returns to after a prioritised op: what it inherited. */
-static int inherited_ioprio(void)
-{
-	long prio = sys_ioprio_get();
-
-	/*
-	 * Older kernels report "no class, level 4" for a thread that never set one,
-	 * which ioprio_set rejects; class NONE means 0 whatever the level.
-	 */
-	if (prio < 0 || (prio >> IOPRIO_CLASS_SHIFT) == 0)
-		return 0;
-	return (int)prio;
-}
-
 static void *worker_main(void *arg)
 {
 	struct workers *w = arg;
@@ -456,50 +351,10 @@ static void workers_free(struct workers *w)
 	free(w->threads);
 }
 
-/* The opcode without CAIO_OP_F_NATIVE: what validation, routing and the syscalls use. */
-static uint16_t op_code(const struct caio_op *op)
-{
-	return (uint16_t)(op->opcode & ~CAIO_OP_F_NATIVE);
-}
-
 static bool op_valid(const struct workers *w, const struct caio_op *op)
 {
 	return op->user_data < w->capacity && op_code(op) <= CAIO_OP_MAX &&
 	       w->state[op->user_data] == SLOT_FREE;
-}
-
-/*
- * What an op completes with at submit, without running: -EFAULT when it is flagged
- * CAIO_OP_F_NATIVE but its memory is not caio's (held[] has no block for it), a file
- * op's refusal (fileop_check, after the hold); 0 when it may run.
- */
-static int32_t refusal_of(const struct caio_op *op, struct caio_mem_block *const *held)
-{
-	if ((op->opcode & CAIO_OP_F_NATIVE) && !held[op->user_data])
-		return -EFAULT;
-	return fileop_check(op);
-}
-
-/*
- * For a backend that routes ops itself (aio.c, uring.c): copies ops[0..n) into staged[]
- * without CAIO_OP_F_NATIVE, holds each flagged op's block (memory.h), and marks by slot
- * in via[] one that must not run (refusal_of) `early`, with its error in early_res[],
- * and the rest `route`.
- */
-static __attribute__((unused)) void stage_and_hold(const struct caio_op *ops, uint32_t n, struct caio_op *staged,
-						   struct caio_mem_block **held, uint8_t *via, int32_t *early_res,
-						   uint8_t route, uint8_t early)
-{
-	caio_mem_hold_ops(ops, n, held);
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t slot = ops[i].user_data;
-		int32_t refused = refusal_of(&ops[i], held);
-
-		staged[i] = ops[i];
-		staged[i].opcode = op_code(&ops[i]);
-		via[slot] = refused < 0 ? early : route;
-		early_res[slot] = refused;
-	}
 }
 
 /* Marks every op's slot queued, or none of them: a bad or busy slot rejects the batch. */
@@ -613,22 +468,6 @@ static __attribute__((unused)) int workers_submit(struct workers *w, const struc
 	if (wake)
 		wake_try_signal(w->wake);
 	return ret;
-}
-
-/* Releases the hold of the op in `slot`, if it has one (memory.h): its memory is no longer used. */
-static void held_release(struct caio_mem_block **held, uint32_t slot)
-{
-	if (held[slot]) {
-		caio_mem_unhold(held[slot]);
-		held[slot] = NULL;
-	}
-}
-
-/* Releases the holds of the ops whose completions are out[0..n). */
-static void held_release_done(struct caio_mem_block **held, const struct caio_done *out, uint32_t n)
-{
-	if (n > 0)
-		caio_mem_unhold_done(held, out, n);
 }
 
 /*

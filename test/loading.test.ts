@@ -25,6 +25,9 @@ interface Probe {
   warnings: string[];
 }
 
+/** A system cc build of c/ takes 1-3 s here, two at once on a loaded 2-core machine more than bun test's default 5 s. */
+const COMPILE_TIMEOUT_MS = 60_000;
+
 function parse(result: RunResult): Probe {
   if (result.exitCode !== 0) throw new Error(`probe failed (${result.exitCode}): ${result.stderr}`);
   const warnings = result.stderr.split("\n").filter((line) => line.includes("CaioWarning"));
@@ -76,7 +79,7 @@ describe("native library load paths", () => {
     expect(second.library).toEqual({ path: "cache", file: first.library.file! });
     expectNativeRoundTrips(first);
     expectNativeRoundTrips(second);
-  });
+  }, COMPILE_TIMEOUT_MS);
 
   test.skipIf(!hasCompiler)("two processes compiling into an empty cache at once both load a complete object", async () => {
     using cache = tempDir();
@@ -93,7 +96,7 @@ describe("native library load paths", () => {
     expect(readdirSync(directory)).toEqual(["libcaio.so"]);
     const later = await probe({ CAIO_NATIVE: "compile", CAIO_CACHE_DIR: cache });
     expect(later.library).toEqual({ path: "cache", file: racers[0]!.library.file! });
-  });
+  }, COMPILE_TIMEOUT_MS);
 
   test.skipIf(!hasCompiler)("prebuilt objects built from other sources are passed over for a cache build of the shipped ones", async () => {
     using pkg = tempDir();
@@ -105,7 +108,7 @@ describe("native library load paths", () => {
     expect(result.library.reason).toContain("was built from other c/ sources");
     expect(result.warnings).toEqual([]);
     expectNativeRoundTrips(result);
-  });
+  }, COMPILE_TIMEOUT_MS);
 
   test("CAIO_NATIVE=tinycc compiles c/ in memory with Bun's TinyCC", async () => {
     const result = await probe({ CAIO_NATIVE: "tinycc" });

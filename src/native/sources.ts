@@ -16,6 +16,8 @@ import fileops from "../../c/fileops.h" with { type: "text" };
 import fsclass from "../../c/fsclass.h" with { type: "text" };
 import memoryC from "../../c/memory.c" with { type: "text" };
 import memoryH from "../../c/memory.h" with { type: "text" };
+import opHolds from "../../c/op_holds.h" with { type: "text" };
+import opRun from "../../c/op_run.h" with { type: "text" };
 import owner from "../../c/owner.h" with { type: "text" };
 import pool from "../../c/pool.c" with { type: "text" };
 import ring from "../../c/ring.h" with { type: "text" };
@@ -43,6 +45,8 @@ export const SOURCES: Readonly<Record<string, string>> = {
   "fsclass.h": fsclass,
   "memory.c": memoryC,
   "memory.h": memoryH,
+  "op_holds.h": opHolds,
+  "op_run.h": opRun,
   "owner.h": owner,
   "pool.c": pool,
   "ring.h": ring,

@@ -1,0 +1,74 @@
+/*
+ * Staging a batch and holding its memory, for every native backend: an op flagged
+ * CAIO_OP_F_NATIVE holds its block (memory.h) from submit until its completion is
+ * reaped, and an op that must not run (memory that is not caio's, a bad path) is
+ * refused with its error before anything reads its memory.
+ *
+ * Included by workers.h (each backend's file is compiled on its own under TinyCC).
+ */
+#ifndef CAIO_OP_HOLDS_H
+#define CAIO_OP_HOLDS_H
+
+#include <stdint.h>
+
+#include "common.h"
+#include "fileops.h"
+#include "memory.h"
+
+/* The opcode without CAIO_OP_F_NATIVE: what validation, routing and the syscalls use. */
+static uint16_t op_code(const struct caio_op *op)
+{
+	return (uint16_t)(op->opcode & ~CAIO_OP_F_NATIVE);
+}
+
+/*
+ * What an op completes with at submit, without running: -EFAULT when it is flagged
+ * CAIO_OP_F_NATIVE but its memory is not caio's (held[] has no block for it), a file
+ * op's refusal (fileop_check, after the hold); 0 when it may run.
+ */
+static int32_t refusal_of(const struct caio_op *op, struct caio_mem_block *const *held)
+{
+	if ((op->opcode & CAIO_OP_F_NATIVE) && !held[op->user_data])
+		return -EFAULT;
+	return fileop_check(op);
+}
+
+/*
+ * For a backend that routes ops itself (aio.c, uring.c): copies ops[0..n) into staged[]
+ * without CAIO_OP_F_NATIVE, holds each flagged op's block (memory.h), and marks by slot
+ * in via[] one that must not run (refusal_of) `early`, with its error in early_res[],
+ * and the rest `route`.
+ */
+static __attribute__((unused)) void stage_and_hold(const struct caio_op *ops, uint32_t n, struct caio_op *staged,
+						   struct caio_mem_block **held, uint8_t *via, int32_t *early_res,
+						   uint8_t route, uint8_t early)
+{
+	caio_mem_hold_ops(ops, n, held);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t slot = ops[i].user_data;
+		int32_t refused = refusal_of(&ops[i], held);
+
+		staged[i] = ops[i];
+		staged[i].opcode = op_code(&ops[i]);
+		via[slot] = refused < 0 ? early : route;
+		early_res[slot] = refused;
+	}
+}
+
+/* Releases the hold of the op in `slot`, if it has one (memory.h): its memory is no longer used. */
+static void held_release(struct caio_mem_block **held, uint32_t slot)
+{
+	if (held[slot]) {
+		caio_mem_unhold(held[slot]);
+		held[slot] = NULL;
+	}
+}
+
+/* Releases the holds of the ops whose completions are out[0..n). */
+static void held_release_done(struct caio_mem_block **held, const struct caio_done *out, uint32_t n)
+{
+	if (n > 0)
+		caio_mem_unhold_done(held, out, n);
+}
+
+#endif
