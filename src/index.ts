@@ -14,7 +14,7 @@ import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV } from "./b
 import { isBackendName, openBackend, type Backend, type BackendName } from "./backends/index.ts";
 import { MAX_THREADS } from "./backends/thread.ts";
 import { SETUP_SQPOLL } from "./backends/uring.ts";
-import { allocNative, dropNative, ENOMEM } from "./bounce.ts";
+import { allocNative, dropNative, ENOMEM, hasNativeMemory } from "./bounce.ts";
 import { diagnoseTransfer, type UsedMemory } from "./diagnose.ts";
 import { contextClosed, invalidArgType, outOfRange, systemError } from "./errors.ts";
 import { Scheduler, type Opcode, type Stats, type VectorOpcode } from "./scheduler.ts";
@@ -35,7 +35,7 @@ import {
 import { FileOps, registerFileOps, type AllocateOptions, type MkdirOptions, type StatOptions } from "./file/ops.ts";
 import type { BigFileStats, FileStats } from "./file/stats.ts";
 import { readFile, writeFile, type ReadFileOptions, type WriteFileOptions } from "./file/whole.ts";
-import { alignedIn, allocReadBuffer, DIRECT_IO_ALIGNMENT, readBufferView, readResult } from "./readbuffers.ts";
+import { alignedIn, allocReadBuffer, COPY_READS_UP_TO, DIRECT_IO_ALIGNMENT, readBufferView, readResult } from "./readbuffers.ts";
 
 export type { BackendName } from "./backends/index.ts";
 export { AbortError, type CodedError, type SystemError } from "./errors.ts";
@@ -211,6 +211,12 @@ export class Context {
     if (error) throw error;
     const parsed = this.#checkTarget(fd, offset, options);
     const position = Number(offset);
+    if (nbytes <= COPY_READS_UP_TO && hasNativeMemory()) {
+      // The kernel fills pooled memory; the Buffer is made at completion, of exactly the bytes read.
+      const made = await this.#scheduler.enqueueRead(fd, position, nbytes, parsed);
+      if (typeof made !== "number") return made;
+      throw transferError(made, "read", fd, { byteLength: nbytes }, position, this.backend);
+    }
     const buffer = allocReadBuffer(nbytes);
     if (buffer === ENOMEM) throw systemError(ENOMEM, "read");
     let result: number;

@@ -44,6 +44,19 @@ export function readBufferView(buffer: Buffer): OwnView {
 }
 
 /**
+ * A new Buffer of exactly bytes [0, length) of `from` (a completed read's bounce
+ * region), in an ArrayBuffer of its own: a result never keeps more memory alive than
+ * its bytes. (Slices of a shared slab were tried: they keep up to the slab alive and
+ * one caller transferring its ArrayBuffer would empty the others'.)
+ */
+export function copyOut(from: Uint8Array | null, length: number): Buffer {
+  if (length === 0 || !from) return Buffer.alloc(0);
+  const out = Buffer.allocUnsafeSlow(length);
+  out.set(length === from.length ? from : from.subarray(0, length));
+  return out;
+}
+
+/**
  * read()'s answer: the whole buffer when it was filled, else a Buffer of exactly the
  * bytes read (the native block, never zero-filled, is freed at once), so a short read
  * neither keeps the whole block nor shows bytes the kernel did not write.

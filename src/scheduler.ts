@@ -152,6 +152,16 @@ export class Scheduler {
     return this.#add(op);
   }
 
+  /**
+   * A read of up to `length` bytes into memory made at its completion: resolves with a
+   * new Buffer of exactly the bytes read, or with the -errno (see enqueue).
+   */
+  enqueueRead(fd: number, offset: number, length: number, options: ParsedOptions): Promise<Buffer | number> {
+    const op = new Operation(OP_READ, fd, offset, null, length, options.priority, options.signal, true);
+    op.fresh = true;
+    return this.#add(op) as Promise<Buffer | number>;
+  }
+
   /** enqueue() for readv/writev: the views are read or filled in order, as one operation. */
   enqueueVector(opcode: VectorOpcode, fd: number, offset: number, views: Uint8Array[], options: ParsedOptions): Promise<number> {
     const op = new Operation(opcode, fd, offset, null, views.length, options.priority, options.signal);
@@ -203,7 +213,7 @@ export class Scheduler {
 
   #add(op: Operation): Promise<number> {
     const promise = new Promise<number>((resolve, reject) => {
-      op.resolve = resolve;
+      op.resolve = resolve as (value: number | Buffer) => void; // a Buffer only for enqueueRead's fresh reads
       op.reject = reject;
     });
     const refused = op.signal && this.#watchSignal(op);
@@ -380,9 +390,10 @@ export class Scheduler {
       this.#park(op);
       return;
     }
+    const made = op.fresh && typeof outcome === "number" && outcome >= 0 ? (op.view as Buffer) : undefined;
     this.#finish(op, SETTLED);
-    if (typeof outcome === "number") op.resolve(outcome);
-    else op.reject(outcome);
+    if (typeof outcome !== "number") op.reject(outcome);
+    else op.resolve(made ?? outcome);
   }
 
   /** op waits, queued but outside the queue, until a descriptor comes back (or nothing else is in flight). */

@@ -37,6 +37,7 @@ import {
   STAGE_WORDS,
 } from "../backends/backend.ts";
 import { invalidState } from "../errors.ts";
+import { copyOut } from "../readbuffers.ts";
 import { claimMemory, copyBack, encodeStaged, type Claim } from "./memory.ts";
 import { Operation } from "./operation.ts";
 
@@ -77,6 +78,10 @@ const plain: OpKind = {
 const reading: OpKind = {
   ...plain,
   complete(op, result) {
+    if (op.fresh) {
+      if (result >= 0) op.view = copyOut(op.io, result);
+      return result;
+    }
     if (result > 0 && op.block !== null && !copyBack(op, result)) {
       return invalidState(`The buffer was detached while the read was in flight; the ${result} bytes read were discarded`);
     }

@@ -81,6 +81,7 @@ function knownAddress(known: OwnView): number {
 /** Sets op.io / op.ioViews to memory the kernel may use until the op is reaped. */
 export function claimMemory(op: Operation): Claim {
   if (op.views) return claimVector(op);
+  if (op.fresh) return claimFresh(op);
   const view = op.view;
   if (!view) return true;
   if (currentLength(view) !== op.length) return "detached";
@@ -97,6 +98,16 @@ export function claimMemory(op: Operation): Claim {
   const region = takeBounce(op, Math.min(op.length, MAX_TRANSFER), likeAddressOf(op, view));
   if (!region) return ENOMEM;
   if (op.opcode === OP_WRITE) copyBytes(region, view.subarray(0, region.length));
+  op.io = region;
+  op.hold = op.block!.handle;
+  return true;
+}
+
+/** claimMemory for a fresh read: a page-aligned bounce region of its length (O_DIRECT takes it too). */
+function claimFresh(op: Operation): Claim {
+  if (op.length === 0) return true;
+  const region = takeBounce(op, Math.min(op.length, MAX_TRANSFER), 0);
+  if (!region) return ENOMEM;
   op.io = region;
   op.hold = op.block!.handle;
   return true;

@@ -12,7 +12,7 @@ export const ABANDONED = 3;
 export class Operation {
   slot = -1;
   state = QUEUED;
-  resolve!: (value: number) => void;
+  resolve!: (value: number | Buffer) => void;
   reject!: (reason: unknown) => void;
   /** Vectored ops: caio's own views of the caller's buffers, and the struct iovec array the kernel reads (4 u32 words each). */
   views: Uint8Array[] | null = null;
@@ -40,6 +40,11 @@ export class Operation {
   tracked = false;
   /** An open retried with nothing else in flight: a descriptor limit now reaches the caller. */
   lastTry = false;
+  /**
+   * A read whose result memory is made at its completion (read()): the kernel fills a
+   * bounce region, and `view` becomes a new Buffer of exactly the bytes read.
+   */
+  fresh = false;
 
   constructor(
     readonly opcode: number,
