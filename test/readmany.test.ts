@@ -181,6 +181,26 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend readMany", 
     });
   });
 
+  it("more ranges than maxRequests wait in the queue and are all answered", async () => {
+    using file = tempFile(data);
+    await using ctx = open(4);
+    const ranges: [number, number][] = Array.from({ length: 50 }, (_, i) => [i * 5000, 100 + i]);
+    const results = await ctx.readMany(file.fd, asRequests(ranges));
+    expect({ results: hex(results), submitted: ctx.stats.submitted, inFlight: ctx.stats.inFlight }).toEqual({
+      results: expected(data, ranges),
+      submitted: 50,
+      inFlight: 0,
+    });
+  });
+
+  it("a Proxy claiming millions of requests fails at the first missing one, without allocating for them", async () => {
+    using file = tempFile(data);
+    await using ctx = open();
+    const lying = new Proxy([{ offset: 0, length: 1 }], { get: (target, key) => (key === "length" ? 2 ** 24 : Reflect.get(target, key)) });
+    const error = await ctx.readMany(file.fd, lying).catch((e) => e);
+    expect({ code: error.code, named: error.message.includes('"requests[1]"') }).toEqual({ code: "ERR_INVALID_ARG_TYPE", named: true });
+  });
+
   it("buffers survive a full GC while their reads are in flight", async () => {
     using file = tempFile(data);
     await using ctx = open();

@@ -37,6 +37,8 @@ export const DEFAULT_MERGE_LIMIT = 128 * 1024;
 /** Requests in one call: a bound on what a lying `length` can make caio allocate. */
 export const MAX_REQUESTS = 2 ** 24;
 
+const INITIAL_CAPACITY_LIMIT = 4096;
+
 /** The requests as caio uses them: request i is lengths[i] bytes at offsets[i]. */
 export interface ParsedRequests {
   count: number;
@@ -53,7 +55,7 @@ const typedArrayLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(U
   this: unknown,
 ) => number;
 
-/** Grows as fixed-size groups add their requests; sized exactly for a plain array of ranges. */
+/** Grows as requests come: fixed-size groups reserve their room at once, ranges one by one. */
 class RequestList implements ParsedRequests {
   count = 0;
   offsets: Float64Array;
@@ -82,7 +84,6 @@ class RequestList implements ParsedRequests {
   }
 
   push(offset: number, length: number): void {
-    // Only a group before this range can have taken the room the exact sizing left for it.
     if (this.count === this.offsets.length) this.#grow(this.count + 1);
     this.offsets[this.count] = offset;
     this.lengths[this.count] = length;
@@ -172,7 +173,8 @@ export function parseRequests(requests: unknown): ParsedRequests | CodedError {
   if (!Number.isInteger(count) || count < 0 || count > MAX_REQUESTS) {
     return outOfRange("requests.length", `>= 0 && <= ${MAX_REQUESTS}`, count);
   }
-  const list = new RequestList(count);
+  // Sized for the array, up to a bound: a Proxy's length can claim millions of requests it does not have.
+  const list = new RequestList(Math.min(count, INITIAL_CAPACITY_LIMIT));
   for (let i = 0; i < count; i++) {
     const error = addRequest(list, `requests[${i}]`, (requests as unknown[])[i]);
     if (error) return error;
