@@ -15,7 +15,7 @@
  *
  * References beside the contenders: Node (subprocess), fio, a readSync loop, the C io_uring
  * ceiling (bench/ceiling-*.c, liburing, compiled here; W1–W3, W6 readFile and the sweep) and Python caio
- * from PyPI in a venv under bench/.data (W1, W2); W1 also measures caio's read() per backend.
+ * from PyPI in a venv under bench/.data (W1, W2); W1 also measures caio's read() per backend and readMany (64 offsets per call) per native backend.
  *
  * Writes docs/bench.md and docs/bench.svg (a --quick or --only run writes them under
  * bench/.data/report instead, so the committed full-run report stays as it is).
