@@ -181,6 +181,29 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend readMany", 
     });
   });
 
+  it("seeded random batches (overlaps, duplicates, gaps, past the end, any mergeLimit) match the file byte for byte", async () => {
+    using file = tempFile(data);
+    await using ctx = open(16);
+    let seed = 0x2545f491;
+    const random = (below: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % below;
+    };
+    const mismatches: string[] = [];
+    for (let round = 0; round < 200; round++) {
+      const ranges: [number, number][] = Array.from({ length: 1 + random(40) }, () => [random(data.length + 8192), random(3) === 0 ? random(70_000) : random(5000)]);
+      const mergeLimit = [0, 4096, 65_536, 131_072, 1 << 20][random(5)]!;
+      const results = await ctx.readMany(file.fd, asRequests(ranges), { mergeLimit });
+      const want = expected(data, ranges);
+      results.forEach((result, i) => {
+        if (result.toString("hex") !== want[i]) mismatches.push(`round ${round} request ${i} [${ranges[i]}] mergeLimit ${mergeLimit}`);
+      });
+    }
+    expect(mismatches).toEqual([]);
+  });
+
   it("more ranges than maxRequests wait in the queue and are all answered", async () => {
     using file = tempFile(data);
     await using ctx = open(4);
