@@ -179,6 +179,8 @@ export function parseRequests(requests: unknown): ParsedRequests | CodedError {
     const error = addRequest(list, `requests[${i}]`, (requests as unknown[])[i]);
     if (error) return error;
   }
+  // Groups check the total as they come; ranges after the last group can still pass it.
+  if (list.count > MAX_REQUESTS) return outOfRange("requests", `at most ${MAX_REQUESTS} requests in all`, list.count);
   return list;
 }
 
