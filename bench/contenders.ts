@@ -13,8 +13,13 @@ export type Access = "cached" | "direct" | "write";
 /** baseline: what ratios are taken against; caio: the library; peer: other ways to do it; ceiling: a bound, not a rival. */
 export type Role = "baseline" | "caio" | "peer" | "ceiling";
 
+/** Fixed-size reads at each of `offsets`, one call for all of them; resolves with a Buffer per offset. */
+export type BatchReadFn = (offsets: Float64Array, length: number) => Promise<Buffer[]>;
+
 export interface OpenedFile {
   read: ReadFn;
+  /** Contenders measured with batched reads (caio's readMany). */
+  readBatch?: BatchReadFn;
   write: WriteFn;
   sync(): Promise<void>;
   close(): Promise<void>;
@@ -92,6 +97,8 @@ interface CaioVariant {
   allocate(size: number): Buffer;
   /** How the loops' reads are done; readInto by default. */
   read?(ctx: Context, fd: number): ReadFn;
+  /** How batched loops read, for contenders that batch. */
+  readBatch?(ctx: Context, fd: number): BatchReadFn;
 }
 
 export function caio(backend: BackendName, variant?: CaioVariant): Contender {
@@ -108,6 +115,7 @@ export function caio(backend: BackendName, variant?: CaioVariant): Contender {
       const ctx = new Context({ backend, maxRequests: depth });
       return {
         read: variant?.read?.(ctx, fd) ?? ((buffer, offset) => ctx.readInto(buffer, fd, offset)),
+        readBatch: variant?.readBatch?.(ctx, fd),
         write: (buffer, offset) => ctx.write(buffer, fd, offset),
         sync: () => ctx.fdsync(fd),
         close: async () => {
@@ -145,5 +153,23 @@ export function caioRead(backend: BackendName): Contender {
       }
       return bytes.length;
     },
+  });
+}
+
+/** Reads per readMany call in the batched W1 row. */
+export const READS_PER_CALL = 64;
+export const READ_MANY_VARIANT = `readMany (${READS_PER_CALL} per call)`;
+
+/**
+ * caio's batch read, `ctx.readMany(fd, { offsets, length })`: one promise and a new
+ * Buffer per read, as read() gives. The loop (workloads/random-read.ts) checks each
+ * Buffer's first word.
+ */
+export function caioReadMany(backend: BackendName): Contender {
+  return caio(backend, {
+    name: READ_MANY_VARIANT,
+    family: `caio ${READ_MANY_VARIANT}`,
+    allocate: (size) => Buffer.alloc(size),
+    readBatch: (ctx, fd) => (offsets, length) => ctx.readMany(fd, { offsets, length }),
   });
 }

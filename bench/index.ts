@@ -15,7 +15,7 @@
  *
  * References beside the contenders: Node (subprocess), fio, a readSync loop, the C io_uring
  * ceiling (bench/ceiling-*.c, liburing, compiled here; W1–W3, W6 readFile and the sweep) and Python caio
- * from PyPI in a venv under bench/.data (W1, W2); W1 also measures caio's read() per backend.
+ * from PyPI in a venv under bench/.data (W1, W2); W1 also measures caio's read() per backend and readMany (64 offsets per call) per native backend.
  *
  * Writes docs/bench.md and docs/bench.svg (a --quick or --only run writes them under
  * bench/.data/report instead, so the committed full-run report stays as it is).
@@ -32,7 +32,7 @@ import { join } from "node:path";
 import { availableBackends } from "../src/index.ts";
 import { svgChart } from "./chart.ts";
 import { liburingVersion, prepareCeilings } from "./ceiling.ts";
-import { bunFileSlice, bunFs, caio, caioPlainBuffer, caioRead, type Contender } from "./contenders.ts";
+import { bunFileSlice, bunFs, caio, caioPlainBuffer, caioRead, caioReadMany, type Contender } from "./contenders.ts";
 import { prepareFiles } from "./files.ts";
 import { ensureFio, FIO_HINT } from "./fio.ts";
 import { describeMachine, machineLine } from "./machine.ts";
@@ -81,6 +81,8 @@ function contendersHere(): { contenders: Contender[]; unavailable: { name: strin
   const contenders = [bunFs, ...available.map((name) => caio(name)), bunFileSlice];
   if (available.includes("uring")) contenders.push(caioPlainBuffer("uring"));
   contenders.push(...available.map((name) => caioRead(name)));
+  // readMany batches native reads; the js backend's are node:fs calls one by one.
+  contenders.push(...available.filter((name) => name !== "js").map((name) => caioReadMany(name)));
   const unavailable = backends.filter((b) => !b.available).map((b) => ({ name: b.name, reason: b.reason ?? "unavailable" }));
   return { contenders, unavailable };
 }

@@ -1,6 +1,6 @@
 /** The issue's targets, checked against one run's medians. */
 import { CEILING_LABEL } from "./ceiling.ts";
-import { BUN_FS_LABEL, READ_VARIANT } from "./contenders.ts";
+import { BUN_FS_LABEL, READ_MANY_VARIANT, READ_VARIANT } from "./contenders.ts";
 import { PYTHON_CAIO_FAMILY } from "./python-caio.ts";
 import { percent, ratio, withUnit, mib } from "./format.ts";
 import { lowerIsBetter, type BenchResults, type Series, type WorkloadResult } from "./results.ts";
@@ -75,6 +75,25 @@ function readVersusReadInto(w: WorkloadResult | undefined, goal: number, name: s
   return { target: name, met: shares.every((p) => p.share >= goal), figure: `read() / readInto: ${figure}` };
 }
 
+/** The best readMany row against the C ceiling, with each backend's readMany / readInto beside it. */
+function readManyVersusCeiling(w: WorkloadResult | undefined, goal: number, name: string): TargetCheck {
+  if (!w) return { target: name, figure: "not run" };
+  const rows = w.series.filter((s) => s.variant === READ_MANY_VARIANT && s.samples.length > 0);
+  const best = rows.sort((a, b) => median(b.samples) - median(a.samples))[0];
+  const ceiling = medianOf(w, CEILING_LABEL);
+  if (!best || ceiling === undefined) return { target: name, figure: `no figure for ${best ? CEILING_LABEL : "readMany"}` };
+  const shares = rows
+    .map((s) => ({ label: s.label.replace(`, ${READ_MANY_VARIANT}`, ""), readInto: medianOf(w, s.label.replace(`, ${READ_MANY_VARIANT}`, "")), value: median(s.samples) }))
+    .filter((p) => p.readInto !== undefined)
+    .map((p) => `${p.label} ${percent(p.value / p.readInto!)}`);
+  const value = median(best.samples);
+  return {
+    target: name,
+    met: value / ceiling >= goal,
+    figure: `${best.label} ${withUnit(w.unit, value)} = ${percent(value / ceiling)} of ${CEILING_LABEL} (${withUnit(w.unit, ceiling)}); readMany / readInto: ${shares.join(", ")}`,
+  };
+}
+
 /** Best caio against the best row of `family` (e.g. Python caio's implementations). */
 function versusFamily(w: WorkloadResult | undefined, family: string, goal: number, name: string): TargetCheck {
   if (!w) return { target: name, figure: "not run" };
@@ -129,6 +148,7 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     compare(w("w1"), CEILING_LABEL, 0.85, "W1 best caio ≥ 85% of the C io_uring ceiling", true),
     versusFamily(w("w1"), PYTHON_CAIO_FAMILY, 4.0, "W1 best caio ≥ 4× Python caio's best"),
     readVersusReadInto(w("w1"), 0.8, "W1 read() ≥ 80% of readInto, every backend"),
+    readManyVersusCeiling(w("w1"), 0.9, `W1 ${READ_MANY_VARIANT} ≥ 90% of the C io_uring ceiling`),
     compare(w("w2"), FIO_LABEL, 0.9, "W2 best caio ≥ 90% of fio io_uring", true),
     sweepVersusCeiling(results, "w2", [1, 4, 16, 64], 0.9, "W2 best caio ≥ 90% of the C ceiling at 1, 4, 16 and 64 in flight (sweep)"),
     compare(w("w3"), BUN_FS_LABEL, 1.0, "W3 best caio p50 ≤ Bun fs p50"),

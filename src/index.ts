@@ -36,6 +36,7 @@ import { FileOps, registerFileOps, type AllocateOptions, type MkdirOptions, type
 import type { BigFileStats, FileStats } from "./file/stats.ts";
 import { readFile, writeFile, type ReadFileOptions, type WriteFileOptions } from "./file/whole.ts";
 import { alignedIn, allocReadBuffer, COPY_READS_UP_TO, DIRECT_IO_ALIGNMENT, readBufferView, readResult } from "./readbuffers.ts";
+import { readMany, type ReadManyOptions, type ReadManyRequests } from "./readmany.ts";
 
 export type { BackendName } from "./backends/index.ts";
 export { AbortError, type CodedError, type SystemError } from "./errors.ts";
@@ -46,6 +47,7 @@ export type { AbortSignalLike, OperationOptions } from "./validate.ts";
 export type { AllocateOptions, MkdirOptions, StatOptions } from "./file/ops.ts";
 export type { BigFileStats, FileStats } from "./file/stats.ts";
 export type { ReadFileOptions, WriteFileOptions } from "./file/whole.ts";
+export type { FixedSizeReads, ReadManyError, ReadManyOptions, ReadManyRequests, ReadRequest } from "./readmany.ts";
 export { appendFile, defaultContext, mkdir, readFile, rename, stat, unlink, writeFile } from "./defaults.ts";
 export { File, open, type ChunkOptions, type LineOptions, type OpenOptions, type WritableOptions } from "./file/handle.ts";
 
@@ -244,6 +246,18 @@ export class Context {
     const result = await this.#scheduler.enqueue(OP_READ, fd, position, own, parsed);
     if (result < 0) throw transferError(result, "read", fd, own.bytes, position, this.backend);
     return result;
+  }
+
+  /**
+   * Reads many ranges of `fd` with one promise: `requests` is an Array of
+   * `{ offset, length }` or `{ offsets, length }` (fixed-size reads at each offset). Resolves
+   * with a Buffer per request, in request order, holding the bytes that exist (short at
+   * end of file, empty past it). Adjacent or overlapping ranges are read as one up to
+   * `options.mergeLimit` bytes (default 128 KiB); all reads go out in one submission.
+   * A failed read rejects with its system error, `request` naming the request.
+   */
+  readMany(fd: number, requests: ReadManyRequests, options?: ReadManyOptions): Promise<Buffer[]> {
+    return readMany(this.#scheduler, this.backend, fd, requests, options);
   }
 
   /**

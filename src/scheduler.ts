@@ -211,22 +211,36 @@ export class Scheduler {
     return this.#descriptors.drained(fd);
   }
 
+  /**
+   * Queues operations that settle through their own resolve/reject (set by the caller,
+   * called as methods of the op): readMany's reads share one promise per batch, with no
+   * promise or closure per read (readmany/batch.ts).
+   */
+  enqueueOps(ops: readonly Operation[]): void {
+    for (let i = 0; i < ops.length; i++) this.#admit(ops[i]!);
+  }
+
   #add(op: Operation): Promise<number> {
     const promise = new Promise<number>((resolve, reject) => {
       op.resolve = resolve as (value: number | Buffer) => void; // a Buffer only for enqueueRead's fresh reads
       op.reject = reject;
     });
+    this.#admit(op);
+    return promise;
+  }
+
+  /** Queues op for this tick's flush, or settles it at once when its signal has fired. */
+  #admit(op: Operation): void {
     const refused = op.signal && this.#watchSignal(op);
     if (refused) {
       op.state = SETTLED;
       op.reject(refused);
-      return promise;
+      return;
     }
     this.#descriptors.track(op, kindOf(op));
     this.#queue.push(op);
     this.#queued++;
     this.#scheduleFlush();
-    return promise;
   }
 
   /** Starts watching op's signal; the error to reject with if it has fired or cannot be watched. */

@@ -1,6 +1,6 @@
 /** What every workload gets: options, files, the contenders that can run here, and the references. */
 import { CEILING_LABEL, runCeilingFiles, runCeilingReads, type CeilingFilesJob, type CeilingReadsJob, type CeilingReadsResult } from "../ceiling.ts";
-import type { Access, Contender, OpenedFile } from "../contenders.ts";
+import type { Access, BatchReadFn, Contender, OpenedFile } from "../contenders.ts";
 import type { BenchFiles } from "../files.ts";
 import { warmPageCache } from "../files.ts";
 import { runFio, type FioJob, type FioResult } from "../fio.ts";
@@ -35,7 +35,7 @@ export const NODE_LABEL = "Node fs.promises";
 export const FIO_LABEL = "fio io_uring";
 
 export interface Loop<T> {
-  (file: { read: ReadFn; write: WriteFn; sync(): Promise<void> }, shape: LoopShape): Promise<T>;
+  (file: { read: ReadFn; readBatch?: BatchReadFn; write: WriteFn; sync(): Promise<void> }, shape: LoopShape): Promise<T>;
 }
 
 /** A row that opens `contender`, warms the page cache for buffered reads, runs `loop` once and closes. */

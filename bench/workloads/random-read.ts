@@ -4,13 +4,13 @@
  */
 import { closeSync, constants, openSync, readSync } from "node:fs";
 import { allocAligned } from "../../src/index.ts";
-import type { Access } from "../contenders.ts";
+import { READ_MANY_VARIANT, READS_PER_CALL, type Access, type BatchReadFn, type Contender } from "../contenders.ts";
 import { warmPageCache } from "../files.ts";
 import { PYTHON_CAIO_FAMILY, PYTHON_CAIO_VARIANTS, pythonCaioLabel, runPythonCaio, sequenceFile, type PythonCaioJob } from "../python-caio.ts";
 import type { WorkloadResult } from "../results.ts";
 import { failed, interleave, type Row } from "../run.ts";
-import { randomReads } from "../shared/loops.mjs";
-import { ceilingRow, contenderRow, fioRow, nodeRow, seriesOf, type BenchEnv } from "./env.ts";
+import { checkRead, randomBlocks, randomReads, type LoopShape } from "../shared/loops.mjs";
+import { ceilingRow, contenderRow, fioRow, nodeRow, seriesOf, type BenchEnv, type Loop } from "./env.ts";
 import { readSyncReference, readSyncRow } from "./sync-reference.ts";
 
 export const BLOCK = 4096;
@@ -55,12 +55,43 @@ export function randomReadRows(
   const direct = access === "direct";
   const shape = { depth, seconds, fileBytes: env.files.bytes, block: BLOCK };
   const contenders = env.contenders.filter((c) => (choice.peers || c.role !== "peer") && (choice.variants || !c.variant));
-  const rows = contenders.map((c) => contenderRow(name, env, c, access, shape, (file, s) => randomReads(file.read, s)));
+  const rows = contenders.map((c) => contenderRow(name, env, c, access, shape, randomReadLoop(c)));
   if (choice.peers) rows.push(nodeRow(name, env, { loop: "random", direct, ...shape }, (value) => value as number), ...peerRows);
   rows.push(fioRow(name, env, { pattern: "randread", direct, ...shape }, (result) => result.iops));
   if (!direct) rows.push(readSyncRow(() => readSyncReference.randomThroughput(env.files, BLOCK, seconds)));
   rows.push(ceilingRow(name, env, { direct, block: BLOCK, depth, seconds }, (result) => result.iops));
   return rows;
+}
+
+/** Each worker's reads one at a time, or READS_PER_CALL per batched call for readMany. */
+function randomReadLoop(contender: Contender): Loop<number> {
+  if (contender.variant === READ_MANY_VARIANT) return (file, shape) => randomReadBatches(file.readBatch!, shape);
+  return (file, shape) => randomReads(file.read, shape);
+}
+
+/**
+ * randomReads in batches: depth / READS_PER_CALL workers, each reading the next
+ * READS_PER_CALL offsets of the shared sequence with one call and checking every
+ * Buffer's first word; returns reads per second.
+ */
+async function randomReadBatches(readBatch: BatchReadFn, { depth, seconds, fileBytes, block }: LoopShape): Promise<number> {
+  const sequence = randomBlocks(fileBytes / block);
+  const mask = sequence.length - 1;
+  const deadline = performance.now() + seconds * 1000;
+  let next = 0;
+  let completed = 0;
+  const worker = async () => {
+    const offsets = new Float64Array(READS_PER_CALL);
+    while (performance.now() < deadline) {
+      for (let i = 0; i < READS_PER_CALL; i++) offsets[i] = sequence[next++ & mask]! * block;
+      const buffers = await readBatch(offsets, block);
+      for (let i = 0; i < READS_PER_CALL; i++) checkRead(buffers[i]!, buffers[i]!.length, offsets[i]!, block);
+      completed += READS_PER_CALL;
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: Math.max(1, Math.floor(depth / READS_PER_CALL)) }, worker));
+  return completed / ((performance.now() - started) / 1000);
 }
 
 /** Why Python caio's O_DIRECT reads get EINVAL (read in its C sources, linux_aio.c and linux_uring.c). */
@@ -106,7 +137,13 @@ function randomReadNote(env: BenchEnv, direct: boolean): string {
   const notes = [
     `The C io_uring ceiling is bench/ceiling-reads.c: liburing, one thread, IORING_OP_READ, a submit_and_wait(1) loop keeping ${DEPTH} in flight over the same offsets (the loops' own sequence), every read checked.`,
   ];
-  if (!direct) notes.push("caio's read() rows call `ctx.read(4096, fd, offset)`, a new Buffer per read; the other caio rows call `readInto` on one buffer per worker.");
+  if (!direct) {
+    notes.push(
+      "caio's read() rows call `ctx.read(4096, fd, offset)`, a new Buffer per read; " +
+        `its readMany rows call \`ctx.readMany(fd, { offsets, length: 4096 })\` with the sequence's next ${READS_PER_CALL} offsets (${DEPTH / READS_PER_CALL} call in flight), a new Buffer per read; ` +
+        "the other caio rows call `readInto` on one buffer per worker.",
+    );
+  }
   const python = env.pythonCaio;
   if (python && "version" in python) {
     notes.push(

@@ -8,6 +8,7 @@ import { constants } from "node:fs";
 import { Context } from "../index.ts";
 import { defaultContext } from "../defaults.ts";
 import { dropNative } from "../bounce.ts";
+import type { ReadManyOptions, ReadManyRequests } from "../readmany.ts";
 import { invalidArgType, outOfRange } from "../errors.ts";
 import { checkLength, checkOffset, MAX_LENGTH, toOwnView, toWritableBytes } from "../validate.ts";
 import { chunks } from "./chunks.ts";
@@ -15,6 +16,7 @@ import { FileCore } from "./core.ts";
 import { directAlignment, directRefused, unalignedWrite } from "./direct.ts";
 import { parseFlags, parseMode } from "./flags.ts";
 import { lines } from "./lines.ts";
+import { fileReadMany } from "./many.ts";
 import { fileOpsOf, must, type AllocateOptions, type StatOptions } from "./ops.ts";
 import {
   DEFAULT_CHUNK_SIZE,
@@ -140,6 +142,16 @@ export class File {
     const got = await this.#core.readInto(own.bytes, at);
     if (offset === undefined) this.#settle(at, length, got);
     return got;
+  }
+
+  /**
+   * Context.readMany on this file: a Buffer per request, in request order, with the
+   * bytes that exist; the position does not move. A direct File reads the aligned
+   * blocks around each request and hands back exactly the bytes asked for.
+   */
+  async readMany(requests: ReadManyRequests, options?: ReadManyOptions): Promise<Buffer[]> {
+    this.#core.enter("read");
+    return this.#core.track(fileReadMany(this.#core, requests, options));
   }
 
   /** Writes all of `data` (a string as UTF-8) at the position, which moves past it at once; resolves with the bytes written. */

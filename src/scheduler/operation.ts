@@ -12,6 +12,11 @@ export const ABANDONED = 3;
 export class Operation {
   slot = -1;
   state = QUEUED;
+  /**
+   * Settle the op's promise (a Buffer only for a fresh read, Scheduler.enqueueRead).
+   * Always called as methods of the op (`op.resolve(result)`), so one shared function
+   * can serve many ops and find its op as `this` (readMany).
+   */
   resolve!: (value: number | Buffer) => void;
   reject!: (reason: unknown) => void;
   /** Vectored ops: caio's own views of the caller's buffers, and the struct iovec array the kernel reads (4 u32 words each). */
