@@ -16,6 +16,7 @@ import fileops from "../../c/fileops.h" with { type: "text" };
 import fsclass from "../../c/fsclass.h" with { type: "text" };
 import memoryC from "../../c/memory.c" with { type: "text" };
 import memoryH from "../../c/memory.h" with { type: "text" };
+import memoryIndex from "../../c/memory_index.h" with { type: "text" };
 import owner from "../../c/owner.h" with { type: "text" };
 import pool from "../../c/pool.c" with { type: "text" };
 import ring from "../../c/ring.h" with { type: "text" };
@@ -40,6 +41,7 @@ export const SOURCES: Readonly<Record<string, string>> = {
   "fsclass.h": fsclass,
   "memory.c": memoryC,
   "memory.h": memoryH,
+  "memory_index.h": memoryIndex,
   "owner.h": owner,
   "pool.c": pool,
   "ring.h": ring,
