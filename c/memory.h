@@ -51,7 +51,7 @@ struct caio_mem_out {
 	uint64_t handle; /* the block: the deallocator's context, and what ref/unref/drop/attach take */
 };
 
-/* caio_mem_info's answer (48 bytes, read by src/bounce.ts and the tests). */
+/* caio_mem_info's answer (64 bytes, read by src/bounce.ts and the tests). */
 struct caio_mem_info {
 	uint64_t release; /* the JSTypedArrayBytesDeallocator for toArrayBuffer: void (*)(void *bytes, void *handle) */
 	uint64_t api;     /* struct caio_mem_api *, for TinyCC units (see above) */
@@ -59,6 +59,8 @@ struct caio_mem_info {
 	uint64_t bytes;   /* their sizes, as asked */
 	uint64_t holds;   /* holds by operations (caio_mem_hold_op) not yet released */
 	uint64_t wrapped; /* blocks an ArrayBuffer still names (its deallocator has not run) */
+	uint64_t cached;  /* freed mappings kept for reuse (memory_cache.h): no block's, not counted above */
+	uint64_t cached_bytes;
 };
 
 /* Backend-facing functions, reached through a table under TinyCC. */
