@@ -5,12 +5,13 @@
  * than in copying (90-230 MiB/s against 2.5 GB/s). So a mapping whose block nothing
  * owns any more (put_locked: JavaScript's deallocator ran or it dropped the block, no
  * hold and no attachment is left) waits here, pages still faulted in, for the next
- * block of the same page-rounded length; one that does not fit is unmapped at once.
+ * block of the same page-rounded length. When the cache is full the mappings freed
+ * longest ago are unmapped to make room, so a size no longer asked for does not hold
+ * the cache against the sizes in use.
  *
  * Cached mappings are not live: caio_mem_info counts them apart. Under AddressSanitizer
  * they are poisoned, so a write into memory already let go (a pool thread's pread) is
- * still reported, as it would be once unmapped. Never evicted, so never unmapped while
- * poisoned.
+ * still reported, as it would be once unmapped; unpoisoned again before reuse or munmap.
  *
  * Included by memory.c; every function runs under its lock.
  */
@@ -44,7 +45,7 @@ struct cached_mapping {
 	size_t mapped;
 };
 
-/* Searched from the mapping freed last: its pages are the likeliest still in the CPU's caches. */
+/* In the order they were freed, oldest first; searched from the newest, whose pages are the likeliest still in the CPU's caches. */
 static struct cached_mapping cache[CACHE_MAX_BLOCKS];
 static uint32_t cache_count;
 static size_t cache_bytes;
@@ -57,7 +58,8 @@ static void *cache_take(size_t mapped, size_t alignment)
 
 		if (cache[i].mapped != mapped || (uintptr_t)base % alignment != 0)
 			continue;
-		cache[i] = cache[--cache_count];
+		memmove(&cache[i], &cache[i + 1], (cache_count - i - 1) * sizeof(cache[0]));
+		cache_count--;
 		cache_bytes -= mapped;
 		cache_unpoison(base, mapped);
 		return base;
@@ -65,11 +67,25 @@ static void *cache_take(size_t mapped, size_t alignment)
 	return NULL;
 }
 
-/* Keeps a mapping nothing owns any more; false when it does not fit (the caller unmaps it). */
+/* Unmaps the mapping freed longest ago. */
+static void cache_evict_oldest(void)
+{
+	struct cached_mapping oldest = cache[0];
+
+	memmove(&cache[0], &cache[1], (cache_count - 1) * sizeof(cache[0]));
+	cache_count--;
+	cache_bytes -= oldest.mapped;
+	cache_unpoison(oldest.base, oldest.mapped);
+	munmap(oldest.base, oldest.mapped);
+}
+
+/* Keeps a mapping nothing owns any more, unmapping older ones to make room; false when it is too large to keep. */
 static bool cache_keep(void *base, size_t mapped)
 {
-	if (mapped > CACHE_LARGEST || cache_count == CACHE_MAX_BLOCKS || cache_bytes + mapped > CACHE_MAX_BYTES)
+	if (mapped > CACHE_LARGEST)
 		return false;
+	while (cache_count == CACHE_MAX_BLOCKS || cache_bytes + mapped > CACHE_MAX_BYTES)
+		cache_evict_oldest();
 	cache_poison(base, mapped);
 	cache[cache_count++] = (struct cached_mapping){ base, mapped };
 	cache_bytes += mapped;

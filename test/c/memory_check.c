@@ -277,7 +277,8 @@ static void check_api_table(void)
 /*
  * A freed mapping is reused for the next block of its page-rounded size: same bytes, no
  * longer counted live, zero-filled when asked. A block still held is not freed, so not
- * cached. The cache stays within its bounds however many blocks are freed at once.
+ * cached. The cache stays within its bounds however many blocks are freed at once,
+ * and a size in use displaces the ones freed longest ago.
  */
 static void check_cache(void)
 {
@@ -312,6 +313,13 @@ static void check_cache(void)
 	CHECK(info().cached <= CACHE_MAX_BLOCKS);
 	CHECK(info().cached_bytes <= CACHE_MAX_BYTES);
 	CHECK(info().cached < MANY);
+	/* Full of 1 MiB mappings, the cache still keeps a 128 KiB one: the oldest make room. */
+	m = alloc(128 * 1024, 4096, 0);
+	collect(m);
+	CHECK(info().cached_bytes <= CACHE_MAX_BYTES);
+	again = alloc(128 * 1024, 4096, 0);
+	CHECK_EQ(again.bytes, m.bytes);
+	collect(again);
 	m = alloc(CACHE_LARGEST + PAGE, 4096, 0); /* too large to keep */
 	cached = info().cached;
 	collect(m);
