@@ -67,7 +67,7 @@ export class ReadAhead {
   readonly #end: number;
   readonly #readAhead: number;
   /** Each read fills a block of its own, handed out without a copy (else the ring). */
-  readonly #ownBlocks: boolean;
+  #ownBlocks = false;
   readonly #queue: Pending[] = [];
   /** Ring buffers neither being filled nor with the consumer. */
   readonly #free: Buffer[] = [];
@@ -84,12 +84,22 @@ export class ReadAhead {
   /** `consumerKeeps`: the consumer keeps chunks (take()) rather than scanning each before the next. */
   constructor(core: FileCore, { chunkSize, start, end, readAhead }: ParsedChunks, consumerKeeps = false) {
     this.#core = core;
-    this.#ownBlocks = consumerKeeps && chunkSize >= OWN_BLOCKS_FROM;
     this.#chunkSize = chunkSize;
     this.#end = end;
     this.#readAhead = readAhead;
     this.#next = start;
     this.#depth = readAhead;
+    this.consumerKeeps = consumerKeeps;
+  }
+
+  /**
+   * Whether the consumer keeps the chunks of the reads issued from now on (own blocks)
+   * or copies each out before the next (the ring): readable() switches to the ring for
+   * a BYOB reader, which would otherwise make the GC collect a block per chunk (each
+   * 128 KiB ArrayBuffer brings the next collection nearer) for nothing.
+   */
+  set consumerKeeps(keeps: boolean) {
+    this.#ownBlocks = keeps && this.#chunkSize >= OWN_BLOCKS_FROM;
   }
 
   /** The next chunk (valid until the next call), or null at the end. A failed read rejects, and ends the reader. */

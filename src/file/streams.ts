@@ -27,6 +27,7 @@ export function readable(core: FileCore, options: ParsedChunks): ReadableStream<
       type: "bytes",
       async pull(controller) {
         const request = controller.byobRequest;
+        reader.consumerKeeps = !request?.view;
         const chunk = await nextChunk();
         if (chunk === null) {
           controller.close();
