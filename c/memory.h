@@ -6,7 +6,8 @@
  * caio could run first, so an ArrayBuffer is no place for memory an operation in
  * flight uses. memory.c allocates blocks natively and JavaScript wraps each one in an
  * ArrayBuffer whose deallocator (caio_mem_info's `release`) drops JavaScript's
- * reference. A block's bytes are freed only once nothing owns it any more:
+ * reference. A block's bytes are freed (unmapped or returned to the heap, or kept for
+ * the next block of their size: memory_cache.h) only once nothing owns it any more:
  *
  *   - JavaScript, until the deallocator runs (GC, the Worker's teardown) or it calls
  *     caio_mem_drop for a block it will never touch again;
