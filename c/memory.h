@@ -6,7 +6,8 @@
  * caio could run first, so an ArrayBuffer is no place for memory an operation in
  * flight uses. memory.c allocates blocks natively and JavaScript wraps each one in an
  * ArrayBuffer whose deallocator (caio_mem_info's `release`) drops JavaScript's
- * reference. A block's bytes are freed only once nothing owns it any more:
+ * reference. A block's bytes are freed (unmapped or returned to the heap, or kept for
+ * the next block of their size: memory_cache.h) only once nothing owns it any more:
  *
  *   - JavaScript, until the deallocator runs (GC, the Worker's teardown) or it calls
  *     caio_mem_drop for a block it will never touch again;
@@ -51,7 +52,7 @@ struct caio_mem_out {
 	uint64_t handle; /* the block: the deallocator's context, and what ref/unref/drop/attach take */
 };
 
-/* caio_mem_info's answer (48 bytes, read by src/bounce.ts and the tests). */
+/* caio_mem_info's answer (64 bytes, read by src/bounce.ts and the tests). */
 struct caio_mem_info {
 	uint64_t release; /* the JSTypedArrayBytesDeallocator for toArrayBuffer: void (*)(void *bytes, void *handle) */
 	uint64_t api;     /* struct caio_mem_api *, for TinyCC units (see above) */
@@ -59,6 +60,8 @@ struct caio_mem_info {
 	uint64_t bytes;   /* their sizes, as asked */
 	uint64_t holds;   /* holds by operations (caio_mem_hold_op) not yet released */
 	uint64_t wrapped; /* blocks an ArrayBuffer still names (its deallocator has not run) */
+	uint64_t cached;  /* freed mappings kept for reuse (memory_cache.h): no block's, not counted above */
+	uint64_t cached_bytes;
 };
 
 /* Backend-facing functions, reached through a table under TinyCC. */

@@ -150,6 +150,14 @@ export function nativeMemoryCounts(): { blocks: number; bytes: number; holds: nu
   return { blocks: u64(scratch, 2), bytes: u64(scratch, 3), holds: u64(scratch, 4), wrapped: u64(scratch, 5) };
 }
 
+/** c/memory.c's cache of freed mappings (memory_cache.h), for tests: mappings kept for reuse and their bytes; none of them live. */
+export function nativeMemoryCache(): { blocks: number; bytes: number } | undefined {
+  const mem = native();
+  if (!mem) return undefined;
+  mem.caio_mem_info(scratchAddress as Pointer);
+  return { blocks: u64(scratch, 6), bytes: u64(scratch, 7) };
+}
+
 /** Address of the view's first byte; touching .buffer first keeps a small typed array from moving later (Bun #32054). */
 export function addressOf(view: ArrayBufferView): number {
   void view.buffer;

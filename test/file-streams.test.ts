@@ -86,6 +86,37 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File stream
     });
   });
 
+  it("readable() chunks handed out in their own blocks are never written again, kept or cancelled in flight, across Bun.gc(true)", async () => {
+    const data = recordBytes(256 * 1024); // 4 MiB: 32 chunks of 128 KiB, each a native block of its own
+    await onFile(data, "r", async (file) => {
+      const kept: Uint8Array[] = [];
+      let offset = 0;
+      for await (const chunk of file.readable({ readAhead: 8 })) {
+        kept.push(chunk);
+        offset += chunk.byteLength;
+        Bun.gc(true);
+      }
+      // Cancelled with 8 reads in flight; the next stream's blocks may come from the cache meanwhile.
+      const cancelled = file.readable({ readAhead: 8 }).getReader();
+      const first = (await cancelled.read()).value!;
+      await cancelled.cancel();
+      Bun.gc(true);
+      const after: Uint8Array[] = [];
+      for await (const chunk of file.readable({ start: 1024 * 1024, readAhead: 8 })) {
+        after.push(chunk);
+        Bun.gc(true);
+      }
+      const whole = Buffer.concat(kept);
+      expect({
+        offset,
+        whole: whole.equals(data),
+        first: Buffer.from(first).equals(data.subarray(0, first.byteLength)),
+        after: Buffer.concat(after).equals(data.subarray(1024 * 1024)),
+        stillWhole: Buffer.concat(kept).equals(data),
+      }).toEqual({ offset: data.length, whole: true, first: true, after: true, stillWhole: true });
+    });
+  });
+
   it("writable() writes strings and views at the position, which follows it; sync fdatasyncs on close", async () => {
     await onFile(undefined, "w+", async (file, path) => {
       await file.write("head|");

@@ -11,7 +11,7 @@
 import { describe, expect, test } from "bun:test";
 import { constants, closeSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { nativeMemoryCounts } from "../src/bounce.ts";
+import { addressOf, nativeMemoryCache, nativeMemoryCounts } from "../src/bounce.ts";
 import { allocAligned, Context, type BackendName } from "../src/index.ts";
 import { backends, recordBytes, repoRoot, reportSkip, tempDir, tempFile } from "./helpers.ts";
 
@@ -155,6 +155,31 @@ describe("caio's native memory", () => {
       worker.terminate();
       await closed;
       expect(counts()).toEqual(base);
+    },
+  );
+
+  test.skipIf(nativeMemoryCounts() === undefined)(
+    "a collected mapping is cached, not live, and reused by the next block of its size; the cache stays bounded",
+    () => {
+      Bun.gc(true);
+      const base = counts();
+      let block: Buffer | null = allocAligned(128 * 1024);
+      const address = addressOf(block);
+      block = null;
+      Bun.gc(true);
+      const cached = nativeMemoryCache()!;
+      expect(counts()).toEqual(base);
+      expect(cached.blocks).toBeGreaterThan(0);
+      const again = allocAligned(128 * 1024);
+      expect({ reused: addressOf(again) === address, cached: nativeMemoryCache()!.blocks }).toEqual({ reused: true, cached: cached.blocks - 1 });
+
+      let many: Buffer[] = Array.from({ length: 300 }, () => allocAligned(1 << 20));
+      many = [];
+      Bun.gc(true);
+      const after = nativeMemoryCache()!;
+      expect({ kept: many.length, live: counts().blocks }).toEqual({ kept: 0, live: base.blocks + 1 });
+      expect(after.blocks).toBeLessThan(300);
+      expect(after.bytes).toBeLessThanOrEqual(64 << 20);
     },
   );
 });

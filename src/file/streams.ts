@@ -1,8 +1,9 @@
 /**
  * Web streams over a File, thin adapters as Node's are over positional reads:
- * readable() is a byte stream fed by a ReadAhead: a default reader gets each chunk as a
- * Buffer of its own (the stream transfers what is enqueued), a BYOB reader gets the bytes
- * copied straight from the read-ahead buffer into its own; writable() is a
+ * readable() is a byte stream fed by a ReadAhead: a default reader gets each chunk's
+ * block itself, read into and never written again (the stream transfers what is
+ * enqueued, moving the block's memory, never copying it), a BYOB reader gets the bytes
+ * copied straight from the read-ahead block into its own; writable() is a
  * WritableStream over a BlockWriter.
  */
 import { invalidArgType } from "../errors.ts";
@@ -13,7 +14,7 @@ import type { ParsedChunks, ParsedWritable } from "./options.ts";
 import { BlockWriter } from "./writer.ts";
 
 export function readable(core: FileCore, options: ParsedChunks): ReadableStream<Uint8Array> {
-  const reader = new ReadAhead(core, options);
+  const reader = new ReadAhead(core, options, true);
   /** What a BYOB read left of a chunk. */
   let rest: Buffer | null = null;
   const nextChunk = async () => {
@@ -26,6 +27,7 @@ export function readable(core: FileCore, options: ParsedChunks): ReadableStream<
       type: "bytes",
       async pull(controller) {
         const request = controller.byobRequest;
+        reader.consumerKeeps = !request?.view;
         const chunk = await nextChunk();
         if (chunk === null) {
           controller.close();
@@ -33,7 +35,7 @@ export function readable(core: FileCore, options: ParsedChunks): ReadableStream<
         } else if (request?.view) {
           request.respond(fillView(request.view, chunk));
         } else {
-          controller.enqueue(reader.take(chunk) as Uint8Array<ArrayBuffer>); // the stream transfers it: a copy, never the ring's
+          controller.enqueue(reader.take(chunk) as Uint8Array<ArrayBuffer>); // its own block or a copy, never the ring's: the stream transfers it
         }
       },
       cancel() {

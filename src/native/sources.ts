@@ -15,7 +15,9 @@ import common from "../../c/common.h" with { type: "text" };
 import fileops from "../../c/fileops.h" with { type: "text" };
 import fsclass from "../../c/fsclass.h" with { type: "text" };
 import memoryC from "../../c/memory.c" with { type: "text" };
+import memoryCache from "../../c/memory_cache.h" with { type: "text" };
 import memoryH from "../../c/memory.h" with { type: "text" };
+import memoryIndex from "../../c/memory_index.h" with { type: "text" };
 import opHolds from "../../c/op_holds.h" with { type: "text" };
 import opRun from "../../c/op_run.h" with { type: "text" };
 import owner from "../../c/owner.h" with { type: "text" };
@@ -44,7 +46,9 @@ export const SOURCES: Readonly<Record<string, string>> = {
   "fileops.h": fileops,
   "fsclass.h": fsclass,
   "memory.c": memoryC,
+  "memory_cache.h": memoryCache,
   "memory.h": memoryH,
+  "memory_index.h": memoryIndex,
   "op_holds.h": opHolds,
   "op_run.h": opRun,
   "owner.h": owner,

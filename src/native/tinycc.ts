@@ -46,7 +46,7 @@ function compileUnit(source: string, symbols: Record<string, unknown>, define?: 
 /** memory.c's functions, and the define that points the backends at its table. */
 function compileMemory(directory: string): { functions: NativeFunctions; define: Record<string, string> } {
   const functions = compileUnit(join(directory, "memory.c"), MEMORY_SYMBOLS);
-  const info = new BigUint64Array(6); // struct caio_mem_info
+  const info = new BigUint64Array(8); // struct caio_mem_info (64 bytes)
   void info.buffer;
   functions.caio_mem_info!(ptr(info) as Pointer as never);
   return { functions, define: { CAIO_MEM_API: `((const struct caio_mem_api *)0x${info[1]!.toString(16)}ULL)` } };

@@ -274,6 +274,58 @@ static void check_api_table(void)
 	check_nothing_live();
 }
 
+/*
+ * A freed mapping is reused for the next block of its page-rounded size: same bytes, no
+ * longer counted live, zero-filled when asked. A block still held is not freed, so not
+ * cached. The cache stays within its bounds however many blocks are freed at once,
+ * and a size in use displaces the ones freed longest ago.
+ */
+static void check_cache(void)
+{
+	enum { MANY = 300 };
+	static struct caio_mem_out many[MANY];
+	struct caio_mem_out m = alloc(128 * 1024, 4096, 0), again;
+	struct caio_op read = op(CAIO_OP_READ, m.bytes, 4096);
+	struct caio_mem_block *held = caio_mem_hold_op(&read);
+	uint64_t cached = info().cached, cached_bytes = info().cached_bytes;
+
+	memset((void *)(uintptr_t)m.bytes, 0x77, 128 * 1024);
+	collect(m);
+	CHECK_EQ(info().cached, cached); /* held: the kernel may still write it */
+	caio_mem_unhold(held);
+	check_nothing_live();
+	CHECK_EQ(info().cached, cached + 1);
+	CHECK_EQ(info().cached_bytes, cached_bytes + 128 * 1024);
+	again = alloc(128 * 1024 - 100, 4096, CAIO_MEM_ZERO);
+	CHECK_EQ(again.bytes, m.bytes);
+	CHECK_EQ(info().cached, cached);
+	CHECK_EQ(((unsigned char *)(uintptr_t)again.bytes)[128 * 1024 - 101], 0);
+	collect(again);
+	again = alloc(256 * 1024, 4096, 0); /* another size: a mapping of its own */
+	CHECK(again.bytes != m.bytes);
+	collect(again);
+
+	for (int i = 0; i < MANY; i++)
+		many[i] = alloc(1u << 20, 4096, 0);
+	for (int i = 0; i < MANY; i++)
+		collect(many[i]);
+	check_nothing_live();
+	CHECK(info().cached <= CACHE_MAX_BLOCKS);
+	CHECK(info().cached_bytes <= CACHE_MAX_BYTES);
+	CHECK(info().cached < MANY);
+	/* Full of 1 MiB mappings, the cache still keeps a 128 KiB one: the oldest make room. */
+	m = alloc(128 * 1024, 4096, 0);
+	collect(m);
+	CHECK(info().cached_bytes <= CACHE_MAX_BYTES);
+	again = alloc(128 * 1024, 4096, 0);
+	CHECK_EQ(again.bytes, m.bytes);
+	collect(again);
+	m = alloc(CACHE_LARGEST + PAGE, 4096, 0); /* too large to keep */
+	cached = info().cached;
+	collect(m);
+	CHECK_EQ(info().cached, cached);
+}
+
 #define THREADS 4
 #define ROUNDS 20000
 
@@ -387,6 +439,7 @@ int main(void)
 	check_api_table();
 	check_threads();
 	check_lookup_churn();
+	check_cache();
 	CHECK(tree == NULL);
 	puts("memory_check: ok");
 	return 0;
