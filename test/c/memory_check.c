@@ -287,18 +287,20 @@ static void check_cache(void)
 	struct caio_mem_out m = alloc(128 * 1024, 4096, 0), again;
 	struct caio_op read = op(CAIO_OP_READ, m.bytes, 4096);
 	struct caio_mem_block *held = caio_mem_hold_op(&read);
-	uint64_t cached = info().cached, cached_bytes = info().cached_bytes;
+	uint64_t cached = info().cached, after;
 
 	memset((void *)(uintptr_t)m.bytes, 0x77, 128 * 1024);
 	collect(m);
 	CHECK_EQ(info().cached, cached); /* held: the kernel may still write it */
 	caio_mem_unhold(held);
 	check_nothing_live();
-	CHECK_EQ(info().cached, cached + 1);
-	CHECK_EQ(info().cached_bytes, cached_bytes + 128 * 1024);
+	/* One more, less the older mappings it displaced if earlier checks left the cache full. */
+	after = info().cached;
+	CHECK(after >= 1 && after <= cached + 1);
+	CHECK(info().cached_bytes <= CACHE_MAX_BYTES);
 	again = alloc(128 * 1024 - 100, 4096, CAIO_MEM_ZERO);
 	CHECK_EQ(again.bytes, m.bytes);
-	CHECK_EQ(info().cached, cached);
+	CHECK_EQ(info().cached, after - 1);
 	CHECK_EQ(((unsigned char *)(uintptr_t)again.bytes)[128 * 1024 - 101], 0);
 	collect(again);
 	again = alloc(256 * 1024, 4096, 0); /* another size: a mapping of its own */
