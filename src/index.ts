@@ -11,14 +11,14 @@
  * ```
  */
 import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV } from "./backends/backend.ts";
-import { isBackendName, openBackend, type Backend, type BackendName } from "./backends/index.ts";
-import { MAX_THREADS } from "./backends/thread.ts";
+import { openBackend, type Backend, type BackendName } from "./backends/index.ts";
 import { SETUP_SQPOLL } from "./backends/uring.ts";
-import { allocNative, dropNative, ENOMEM, hasNativeMemory } from "./bounce.ts";
+import { dropNative, ENOMEM, hasNativeMemory } from "./bounce.ts";
 import { diagnoseTransfer, type UsedMemory } from "./diagnose.ts";
-import { contextClosed, invalidArgType, outOfRange, systemError } from "./errors.ts";
+import { contextClosed, systemError } from "./errors.ts";
 import { Scheduler, type Opcode, type Stats, type VectorOpcode } from "./scheduler.ts";
 import { openDefaultBackend } from "./select.ts";
+import { checkContextOptions, type ContextOptions } from "./context-options.ts";
 import {
   checkFd,
   checkLength,
@@ -35,7 +35,7 @@ import {
 import { FileOps, registerFileOps, type AllocateOptions, type MkdirOptions, type StatOptions } from "./file/ops.ts";
 import type { BigFileStats, FileStats } from "./file/stats.ts";
 import { readFile, writeFile, type ReadFileOptions, type WriteFileOptions } from "./file/whole.ts";
-import { alignedIn, allocReadBuffer, COPY_READS_UP_TO, DIRECT_IO_ALIGNMENT, readBufferView, readResult } from "./readbuffers.ts";
+import { allocReadBuffer, COPY_READS_UP_TO, readBufferView, readResult } from "./readbuffers.ts";
 import { readMany, type ReadManyOptions, type ReadManyRequests } from "./readmany.ts";
 
 export type { BackendName } from "./backends/index.ts";
@@ -49,90 +49,12 @@ export type { BigFileStats, FileStats } from "./file/stats.ts";
 export type { ReadFileOptions, WriteFileOptions } from "./file/whole.ts";
 export type { FixedSizeReads, ReadManyError, ReadManyOptions, ReadManyRequests, ReadRequest } from "./readmany.ts";
 export { appendFile, defaultContext, mkdir, readFile, rename, stat, unlink, writeFile } from "./defaults.ts";
+export { allocAligned } from "./aligned.ts";
+export type { ContextOptions } from "./context-options.ts";
 export { File, open, type ChunkOptions, type LineOptions, type OpenOptions, type WritableOptions } from "./file/handle.ts";
-
-export interface ContextOptions {
-  /** Operations in flight at once (1 … 65536); more are queued in FIFO order, never refused. Default 128. */
-  maxRequests?: number;
-  /**
-   * Use this backend or throw (naming the reason) if it cannot run here. By default
-   * CAIO_IMPL, then the package's `default_implementation` file, then the fastest
-   * backend that initialises here decide.
-   */
-  backend?: BackendName;
-  /**
-   * Worker threads for the "thread" backend (1 … 1024); other backends ignore it.
-   * Default: enough to keep the CPUs and a fast SSD busy (see README).
-   */
-  threads?: number;
-  /**
-   * "uring" backend: ask the kernel for a thread that polls the submission queue
-   * (IORING_SETUP_SQPOLL), so submitting makes no system call while that thread is
-   * awake (it sleeps after 100 ms without work). It costs a CPU spinning in the
-   * kernel and does not pay on small machines (see README). If the kernel refuses
-   * (Linux before 5.11 without CAP_SYS_ADMIN, a sandbox), the context gets an
-   * ordinary ring: check `ctx.sqpoll`. Other backends ignore it. Default false.
-   */
-  sqpoll?: boolean;
-}
-
-interface CheckedOptions {
-  maxRequests: number;
-  backend?: BackendName;
-  threads?: number;
-  sqpoll?: boolean;
-}
-
-const DEFAULT_MAX_REQUESTS = 128;
-const MAX_REQUESTS_LIMIT = 65536;
 
 /** Backstop for contexts dropped without close(): the scheduler is unreachable only once idle. */
 const dropped = new FinalizationRegistry<Backend>((backend) => backend.close());
-
-function checkContextOptions(options: unknown): CheckedOptions {
-  if (options === undefined) return { maxRequests: DEFAULT_MAX_REQUESTS };
-  if (options === null || typeof options !== "object") throw invalidArgType("options", "of type object", options);
-  const { maxRequests = DEFAULT_MAX_REQUESTS, backend, threads, sqpoll } = options as ContextOptions;
-  if (typeof maxRequests !== "number") throw invalidArgType("options.maxRequests", "of type number", maxRequests);
-  if (!Number.isInteger(maxRequests) || maxRequests < 1 || maxRequests > MAX_REQUESTS_LIMIT) {
-    throw outOfRange("options.maxRequests", `an integer >= 1 && <= ${MAX_REQUESTS_LIMIT}`, maxRequests);
-  }
-  if (backend !== undefined && !isBackendName(backend)) {
-    throw invalidArgType("options.backend", `one of "uring", "linux", "thread", "js"`, backend);
-  }
-  if (threads !== undefined) {
-    if (typeof threads !== "number") throw invalidArgType("options.threads", "of type number", threads);
-    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-      throw outOfRange("options.threads", `an integer >= 1 && <= ${MAX_THREADS}`, threads);
-    }
-  }
-  if (sqpoll !== undefined && typeof sqpoll !== "boolean") throw invalidArgType("options.sqpoll", "of type boolean", sqpoll);
-  return { maxRequests, backend, threads, sqpoll };
-}
-
-/**
- * Allocates a zero-filled Buffer whose first byte is aligned to `alignment` bytes,
- * as O_DIRECT requires. Its memory is caio's own, outside the JavaScript heap, so
- * caio hands it to the kernel without copying, and an operation in flight keeps it
- * alive even if the Worker that allocated it is terminated (see "Buffers and memory
- * safety"). Its `buffer` is an ordinary ArrayBuffer; without caio's native library
- * (the js backend only) it is a SharedArrayBuffer.
- */
-export function allocAligned(size: number, alignment = DIRECT_IO_ALIGNMENT): Buffer {
-  const sizeError = checkLength("size", size);
-  if (sizeError) throw sizeError;
-  if (!Number.isInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0 || alignment > 1 << 20) {
-    throw outOfRange("alignment", "a power of two <= 1048576", alignment);
-  }
-  const native = allocNative(size, alignment, true);
-  if (native === ENOMEM) throw allocationFailed(size);
-  return native ?? alignedIn(new SharedArrayBuffer(size + alignment), size, alignment);
-}
-
-/** Node's error when an ArrayBuffer cannot be allocated. */
-function allocationFailed(size: number): RangeError {
-  return Object.assign(new RangeError(`Array buffer allocation failed (${size} bytes)`), { code: "ERR_MEMORY_ALLOCATION_FAILED" });
-}
 
 /**
  * An I/O context: a kernel submission context (or thread pool) plus the scheduler
