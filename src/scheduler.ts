@@ -17,7 +17,7 @@
  * of the batch goes on, and the context never wedges.
  */
 import { ptr } from "bun:ffi";
-import { DONE_WORDS, OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV, type Backend } from "./backends/backend.ts";
+import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV, type Backend } from "./backends/backend.ts";
 import { AbortError, internalFailure, invalidArgType } from "./errors.ts";
 import { AbortWatch, Cancels } from "./scheduler/aborts.ts";
 import { Descriptors } from "./scheduler/descriptors.ts";
@@ -26,6 +26,7 @@ import { releaseMemory } from "./scheduler/memory.ts";
 import { ABANDONED, IN_FLIGHT, Operation, QUEUED, SETTLED } from "./scheduler/operation.ts";
 import { OpQueue, SlotTable } from "./scheduler/slots.ts";
 import { Submitter } from "./scheduler/submit.ts";
+import { Reaper } from "./scheduler/reap.ts";
 import { turnOverdue } from "./scheduler/turns.ts";
 import type { ParsedOptions } from "./validate.ts";
 import type { OwnView } from "./views.ts";
@@ -88,8 +89,7 @@ export class Scheduler {
     (ops) => this.#requeue(ops),
     () => this.#inFlight === 0 && !this.#flushScheduled,
   );
-  #reapRetry: ReturnType<typeof setTimeout> | undefined;
-  #reapRetryMs = 0;
+  readonly #reaper: Reaper;
 
   constructor(backend: Backend) {
     this.#backend = backend;
@@ -97,11 +97,17 @@ export class Scheduler {
     this.#cancels = new Cancels(backend.capacity);
     void this.#emptyBuffer.buffer;
     this.#submitter = this.#newSubmitter();
+    this.#reaper = this.#newReaper();
     // Weak: an idle scheduler nobody references may be collected (see `working` for a busy one).
     // No closure in this constructor may use `this`: they would share one scope with this
     // one, which the backend holds, and the scheduler could never be collected.
     const self = new WeakRef(this);
     backend.onReady = () => self.deref()?.pumpReady();
+  }
+
+  /** The reaper, its retry closure made here rather than in the constructor (see there). */
+  #newReaper(): Reaper {
+    return new Reaper(this.#backend, this.#slots, () => this.#pump());
   }
 
   /** The submitter, over closures made here rather than in the constructor (see there). */
@@ -336,47 +342,13 @@ export class Scheduler {
   /** Reaps every ready completion, commits them all, then settles their promises. */
   #reapReady(): number {
     if (this.#inFlight === 0) return 0;
-    // Two monomorphic arrays, not one of ops and numbers: this runs once per wake-up at up to a million completions a second.
     const ops: Operation[] = [];
     const results: number[] = [];
-    const { done, capacity } = this.#backend;
-    for (;;) {
-      const count = this.#reapOnce();
-      if (count <= 0) break;
-      for (let i = 0; i < count; i++) {
-        const op = this.#slots.at(done[i * DONE_WORDS]!);
-        this.#slots.release(op);
-        ops.push(op);
-        results.push(done[i * DONE_WORDS + 1]!);
-      }
-      this.#inFlight -= count;
-      this.#completed += count;
-      if (count < capacity) break;
-    }
+    const count = this.#reaper.takeReady(ops, results);
+    this.#inFlight -= count;
+    this.#completed += count;
     for (let i = 0; i < ops.length; i++) this.#settleReaped(ops[i]!, results[i]!);
     return ops.length;
-  }
-
-  /**
-   * backend.reap(), or 0 when it throws: the completions stay in the backend, and
-   * since no wake-up may come for them, the pump is retried on a timer (1 ms,
-   * doubling to 1 s while reaping keeps failing).
-   */
-  #reapOnce(): number {
-    try {
-      const count = this.#backend.reap();
-      this.#reapRetryMs = 0;
-      return count;
-    } catch {
-      if (this.#reapRetry === undefined) {
-        this.#reapRetryMs = Math.min(Math.max(1, this.#reapRetryMs * 2), 1000);
-        this.#reapRetry = setTimeout(() => {
-          this.#reapRetry = undefined;
-          this.#pump();
-        }, this.#reapRetryMs);
-      }
-      return 0;
-    }
   }
 
   /** Settles a reaped op (its kind decodes the result); its memory is released whatever happens. */
