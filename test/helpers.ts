@@ -54,6 +54,22 @@ export function tempDir(): string & Disposable {
   return Object.assign(dir, { [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) });
 }
 
+/** A FIFO opened read-write (which never blocks on Linux): its reads wait in flight until data comes. Disposed with its directory. */
+export function fifo(): { fd: number } & Disposable {
+  const dir = tempDir();
+  const path = join(dir, "fifo");
+  const made = Bun.spawnSync(["mkfifo", path]);
+  if (made.exitCode !== 0) throw new Error(`mkfifo failed: ${made.stderr}`);
+  const fd = openSync(path, "r+");
+  return {
+    fd,
+    [Symbol.dispose]() {
+      closeSync(fd);
+      dir[Symbol.dispose]();
+    },
+  };
+}
+
 export interface TempFile extends Disposable {
   path: string;
   fd: number;

@@ -16,7 +16,7 @@ import { planReads } from "../src/readmany/ranges.ts";
 import { parseRequests, type ParsedRequests } from "../src/readmany/requests.ts";
 import { Scheduler } from "../src/scheduler.ts";
 import { NO_OPTIONS } from "../src/validate.ts";
-import { backends, reportSkip, tempDir, tempFile, unusedFd, withFile } from "./helpers.ts";
+import { backends, fifo, reportSkip, tempDir, tempFile, unusedFd, withFile } from "./helpers.ts";
 
 const KIB = 1024;
 
@@ -34,22 +34,6 @@ function expected(data: Buffer, ranges: [number, number][]): string[] {
 
 const hex = (buffers: Buffer[]) => buffers.map((b) => b.toString("hex"));
 const asRequests = (ranges: [number, number][]) => ranges.map(([offset, length]) => ({ offset, length }));
-
-/** A FIFO opened read-write (which never blocks on Linux): its reads wait in flight until data comes. */
-function fifo(): { fd: number } & Disposable {
-  const dir = tempDir();
-  const path = join(dir, "fifo");
-  const made = Bun.spawnSync(["mkfifo", path]);
-  if (made.exitCode !== 0) throw new Error(`mkfifo failed: ${made.stderr}`);
-  const fd = openSync(path, "r+");
-  return {
-    fd,
-    [Symbol.dispose]() {
-      closeSync(fd);
-      dir[Symbol.dispose]();
-    },
-  };
-}
 
 describe.each(backends.map((b) => [b.name, b] as const))("%s backend readMany", (name, backend) => {
   reportSkip(backend);

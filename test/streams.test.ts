@@ -7,23 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { Context, type BackendName } from "../src/index.ts";
-import { backends, reportSkip, tempDir } from "./helpers.ts";
-
-/** A FIFO opened read-write (which never blocks on Linux), disposed with its directory. */
-function fifo(): { fd: number } & Disposable {
-  const dir = tempDir();
-  const path = join(dir, "fifo");
-  const made = Bun.spawnSync(["mkfifo", path]);
-  if (made.exitCode !== 0) throw new Error(`mkfifo failed: ${made.stderr}`);
-  const fd = openSync(path, "r+");
-  return {
-    fd,
-    [Symbol.dispose]() {
-      closeSync(fd);
-      dir[Symbol.dispose]();
-    },
-  };
-}
+import { backends, fifo, reportSkip, tempDir } from "./helpers.ts";
 
 async function outcome(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
