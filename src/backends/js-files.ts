@@ -117,10 +117,14 @@ function errnoOf(error: NodeJS.ErrnoException): number {
   return typeof error.errno === "number" && error.errno < 0 ? error.errno : EIO;
 }
 
-/** c/fileops.h's readfile_outcome: the first failed step, else EFBIG if the file goes on, else the bytes read. */
-function readWholeOutcome(steps: DataView): number {
-  for (let i = 0; i < READFILE_STEPS; i++) if (steps.getInt32(i * 4, true) < 0) return steps.getInt32(i * 4, true);
-  return steps.getInt32(8, true) > 0 ? EFBIG : steps.getInt32(4, true);
+/**
+ * c/fileops.h's readfile_outcome and writefile_outcome: the first of `count` steps that
+ * failed, else (a read, `confirms`) EFBIG when the confirming read found more, else the
+ * bytes the second step moved.
+ */
+function wholeOutcome(steps: DataView, count: number, confirms: boolean): number {
+  for (let i = 0; i < count; i++) if (steps.getInt32(i * 4, true) < 0) return steps.getInt32(i * 4, true);
+  return confirms && steps.getInt32(8, true) > 0 ? EFBIG : steps.getInt32(4, true);
 }
 
 /** OP_READFILE as c/fileops.h's readfile_run does it, step by step through node:fs; the results go into the block. */
@@ -132,11 +136,11 @@ function readWhole(dirfd: number, block: Uint8Array, flags: number, cap: number,
   const step = (index: number, error: NodeJS.ErrnoException | null, value: number) => steps.setInt32(index * 4, error ? errnoOf(error) : value, true);
   open(path, flags, (error, fd) => {
     step(0, error, 0);
-    if (error) return done(null, readWholeOutcome(steps));
+    if (error) return done(null, wholeOutcome(steps, READFILE_STEPS, true));
     const closing = () =>
       close(fd, (failed) => {
         step(3, failed, 0);
-        done(null, readWholeOutcome(steps));
+        done(null, wholeOutcome(steps, READFILE_STEPS, true));
       });
     read(fd, block, READFILE_DATA, cap, null, (failed, bytes) => {
       step(1, failed, bytes);
@@ -147,12 +151,6 @@ function readWhole(dirfd: number, block: Uint8Array, flags: number, cap: number,
       });
     });
   });
-}
-
-/** c/fileops.h's writefile_outcome: the first failed step, else the bytes written. */
-function writeWholeOutcome(steps: DataView): number {
-  for (let i = 0; i < WRITEFILE_STEPS; i++) if (steps.getInt32(i * 4, true) < 0) return steps.getInt32(i * 4, true);
-  return steps.getInt32(4, true);
 }
 
 /** OP_WRITEFILE as c/fileops.h's writefile_run does it, step by step through node:fs. */
@@ -166,11 +164,11 @@ function writeWhole(dirfd: number, block: Uint8Array, flags: number, length: num
   const step = (index: number, error: NodeJS.ErrnoException | null, value = 0) => steps.setInt32(index * 4, error ? errnoOf(error) : value, true);
   open(path, flags, mode, (error, fd) => {
     step(0, error);
-    if (error) return done(null, writeWholeOutcome(steps));
+    if (error) return done(null, wholeOutcome(steps, WRITEFILE_STEPS, false));
     const closing = () =>
       close(fd, (failed) => {
         step(4, failed);
-        done(null, writeWholeOutcome(steps));
+        done(null, wholeOutcome(steps, WRITEFILE_STEPS, false));
       });
     const syncing = () => (options & WRITEFILE_DATASYNC ? fdatasync(fd, (failed) => (step(3, failed), closing())) : closing());
     write(fd, block, READFILE_DATA, length, null, (failed, written) => {

@@ -104,7 +104,7 @@ async function readWhole(
   let failure: Error | undefined;
   await files.readWholeRaw(path, flags, options, (block, result) => {
     if (result >= 0) contents = decodeWhole(block.subarray(READFILE_DATA, READFILE_DATA + result), encoding);
-    else if (result !== EFBIG || block.readInt32LE(8) <= 0) failure = wholeFileError(block, result, path);
+    else if (result !== EFBIG || block.readInt32LE(8) <= 0) failure = wholeFileError(block, result, path, STEP_SYSCALLS);
   });
   if (failure) throw failure;
   return contents;
@@ -120,14 +120,27 @@ function decodeWhole(data: Buffer, encoding: BufferEncoding | undefined): Buffer
   return own;
 }
 
-/** The error of the first step that failed (open's with the path), or of the op itself when none ran. */
-function wholeFileError(block: Buffer, result: number, path: FilePath): Error {
-  for (let step = 0; step < READFILE_STEPS; step++) {
+/**
+ * The error of a whole-file op's first failed step (open's with the path), passing over
+ * failures `harmless` excuses; when no step failed at all (the op was refused before
+ * its open), its own result as an open error. undefined when only excused steps failed.
+ */
+function wholeFileError(
+  block: Buffer,
+  result: number,
+  path: FilePath,
+  syscalls: readonly string[],
+  harmless: (step: number, stepResult: number) => boolean = () => false,
+): Error | undefined {
+  let stepFailed = false;
+  for (let step = 0; step < syscalls.length; step++) {
     const stepResult = block.readInt32LE(step * 4);
     if (stepResult >= 0) continue;
-    return step === 0 ? pathError(stepResult, "open", path.shown) : systemError(stepResult, STEP_SYSCALLS[step]!);
+    stepFailed = true;
+    if (harmless(step, stepResult)) continue;
+    return step === 0 ? pathError(stepResult, "open", path.shown) : systemError(stepResult, syscalls[step]!);
   }
-  return pathError(result, "open", path.shown);
+  return stepFailed ? undefined : pathError(result, "open", path.shown);
 }
 
 /** readFile of a file larger than one block: open with stat, reads until EOF, close (see the top of this file). */
@@ -252,6 +265,9 @@ export async function writeFile(files: FileOps, path: unknown, data: unknown, op
 }
 
 const WRITE_STEP_SYSCALLS = ["open", "write", "ftruncate", "fdatasync", "close"] as const;
+const CUT_STEP = 2;
+/** ftruncate's EINVAL: a FIFO, a character device, nothing to cut (as in cutAt). */
+const cutNotApplicable = (step: number, stepResult: number) => step === CUT_STEP && stepResult === EINVAL;
 
 /**
  * writeFile of small data in one operation (OP_WRITEFILE). True when it is done; false
@@ -272,17 +288,7 @@ async function writeWhole(
   let written = 0;
   await files.writeWholeRaw(path, flags, mode, how, data, options, (block, result) => {
     written = block.readInt32LE(4);
-    if (result >= 0) return;
-    let stepFailed = false;
-    for (let step = 0; step < WRITE_STEP_SYSCALLS.length && !failure; step++) {
-      const stepResult = block.readInt32LE(step * 4);
-      if (stepResult >= 0) continue;
-      stepFailed = true;
-      if (step === 2 && stepResult === EINVAL) continue;
-      failure = step === 0 ? pathError(stepResult, "open", path.shown) : systemError(stepResult, WRITE_STEP_SYSCALLS[step]!);
-    }
-    // No step failed: the op never ran (refused before its open).
-    if (!stepFailed) failure = pathError(result, "open", path.shown);
+    if (result < 0) failure = wholeFileError(block, result, path, WRITE_STEP_SYSCALLS, cutNotApplicable);
   });
   if (failure) throw failure;
   return written === data.length;
