@@ -366,7 +366,7 @@ export class Scheduler {
       if (followUp) void this.#add(followUp);
       return;
     }
-    let outcome: number | Error | typeof RETRY;
+    let outcome: number | Buffer | Error | typeof RETRY;
     try {
       outcome = kind.complete(op, result, this.#inFlight > 0);
     } catch (error) {
@@ -376,10 +376,9 @@ export class Scheduler {
       this.#park(op);
       return;
     }
-    const made = op.fresh && typeof outcome === "number" && outcome >= 0 ? (op.view as Buffer) : undefined;
     this.#finish(op, SETTLED);
-    if (typeof outcome !== "number") op.reject(outcome);
-    else op.resolve(made ?? outcome);
+    if (outcome instanceof Error) op.reject(outcome);
+    else op.resolve(outcome);
   }
 
   /** op waits, queued but outside the queue, until a descriptor comes back (or nothing else is in flight). */

@@ -38,7 +38,7 @@ import {
 } from "../backends/backend.ts";
 import { invalidState } from "../errors.ts";
 import { copyOut } from "../readbuffers.ts";
-import { claimMemory, copyBack, encodeStaged, type Claim } from "./memory.ts";
+import { claimFresh, claimMemory, copyBack, encodeStaged, type Claim } from "./memory.ts";
 import { Operation } from "./operation.ts";
 
 const EMFILE = -24;
@@ -51,7 +51,7 @@ export const RETRY = "retry";
 export interface OpKind {
   claim(op: Operation): Claim;
   encode(op: Operation, stage: Uint32Array, index: number, empty: number): void;
-  complete(op: Operation, result: number, busy: boolean): number | Error | typeof RETRY;
+  complete(op: Operation, result: number, busy: boolean): number | Buffer | Error | typeof RETRY;
   /** A follow-up operation undoing what an aborted op did anyway, or null. */
   abandon(op: Operation, result: number): Operation | null;
   /** A successful completion gives a descriptor back: an open waiting for one may retry. */
@@ -78,15 +78,22 @@ const plain: OpKind = {
 const reading: OpKind = {
   ...plain,
   complete(op, result) {
-    if (op.fresh) {
-      if (result >= 0) op.view = copyOut(op.io, result);
-      return result;
-    }
     if (result > 0 && op.block !== null && !copyBack(op, result)) {
       return invalidState(`The buffer was detached while the read was in flight; the ${result} bytes read were discarded`);
     }
     return result;
   },
+};
+
+/**
+ * A read whose result is made at its completion (read(), Scheduler.enqueueRead): the
+ * kernel fills a bounce region, and a successful one settles with a new Buffer of
+ * exactly the bytes read.
+ */
+const freshReading: OpKind = {
+  ...plain,
+  claim: claimFresh,
+  complete: (op, result) => (result >= 0 ? copyOut(op.io, result) : result),
 };
 
 /** Path operations: `fd` is the directory the path is relative to (AT_FDCWD), not a descriptor in use. */
@@ -150,7 +157,7 @@ KINDS[OP_READFILE] = wholeFile;
 KINDS[OP_WRITEFILE] = wholeFile;
 
 export function kindOf(op: Operation): OpKind {
-  return KINDS[op.opcode]!;
+  return op.fresh ? freshReading : KINDS[op.opcode]!;
 }
 
 /** An internal close(2) nobody awaits (its promise settles unobserved). */

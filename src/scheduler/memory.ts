@@ -81,7 +81,6 @@ function knownAddress(known: OwnView): number {
 /** Sets op.io / op.ioViews to memory the kernel may use until the op is reaped. */
 export function claimMemory(op: Operation): Claim {
   if (op.views) return claimVector(op);
-  if (op.fresh) return claimFresh(op);
   const view = op.view;
   if (!view) return true;
   if (currentLength(view) !== op.length) return "detached";
@@ -104,7 +103,7 @@ export function claimMemory(op: Operation): Claim {
 }
 
 /** claimMemory for a fresh read: a page-aligned bounce region of its length (O_DIRECT takes it too). */
-function claimFresh(op: Operation): Claim {
+export function claimFresh(op: Operation): Claim {
   if (op.length === 0) return true;
   const region = takeBounce(op, Math.min(op.length, MAX_TRANSFER), 0);
   if (!region) return ENOMEM;
