@@ -119,6 +119,18 @@ enum caio_opcode {
  */
 #define CAIO_OP_F_NATIVE 0x8000u
 
+/*
+ * Set by JavaScript when the op's fd belongs to a File: caio opened it and only a
+ * CLOSE through caio gives the number back. A backend may then keep what it learnt
+ * about the descriptor (fsclass.h: its file system, type, open flags) across
+ * submitting calls, until a CLOSE of that fd passes through it, instead of asking
+ * the kernel once per call. Unflagged descriptors are looked at afresh each call:
+ * the caller may close one and get the number back for another file at any time.
+ */
+#define CAIO_OP_F_OWNED 0x4000u
+/* Every flag bit of the opcode field. */
+#define CAIO_OP_FLAGS (CAIO_OP_F_NATIVE | CAIO_OP_F_OWNED)
+
 /* Largest iovec count a vectored op may carry (UIO_MAXIOV). */
 #define CAIO_IOV_MAX 1024
 

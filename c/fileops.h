@@ -61,7 +61,7 @@ enum writefile_step { WSTEP_OPEN = 0, WSTEP_WRITE, WSTEP_CUT, WSTEP_SYNC, WSTEP_
 
 static uint16_t fileop_code(const struct caio_op *op)
 {
-	return (uint16_t)(op->opcode & ~CAIO_OP_F_NATIVE);
+	return (uint16_t)(op->opcode & ~CAIO_OP_FLAGS);
 }
 
 static bool fileop_is(uint16_t code)

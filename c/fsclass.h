@@ -267,6 +267,18 @@ static bool mount_is_remote(struct mount_cache *c, int fd, const struct fsc_stat
 	return k.remote;
 }
 
+/* Forgets what `m` knows of `fd` (a CLOSE of it went by: the number may come back for another file). */
+static __attribute__((unused)) void fd_memo_forget(struct fd_memo *m, int fd)
+{
+	for (uint32_t i = 0; i < m->used; i++) {
+		if (m->e[i].fd == fd) {
+			m->e[i] = m->e[--m->used];
+			m->next = 0;
+			return;
+		}
+	}
+}
+
 /* Forgets the descriptors of the last submitting call: they may have been closed and reused since. */
 static void fd_memo_reset(struct fd_memo *m)
 {

@@ -322,7 +322,7 @@ CAIO_EXPORT int caio_mem_attach(struct caio_mem_block *b, const uint64_t *handle
 
 static size_t op_bytes(const struct caio_op *op)
 {
-	switch (op->opcode & ~CAIO_OP_F_NATIVE) {
+	switch (op->opcode & ~CAIO_OP_FLAGS) {
 	case CAIO_OP_READ:
 	case CAIO_OP_WRITE:
 		return op->len;

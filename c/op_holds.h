@@ -15,10 +15,10 @@
 #include "fileops.h"
 #include "memory.h"
 
-/* The opcode without CAIO_OP_F_NATIVE: what validation, routing and the syscalls use. */
+/* The opcode without its flags (CAIO_OP_FLAGS): what validation, routing and the syscalls use. */
 static uint16_t op_code(const struct caio_op *op)
 {
-	return (uint16_t)(op->opcode & ~CAIO_OP_F_NATIVE);
+	return (uint16_t)(op->opcode & ~CAIO_OP_FLAGS);
 }
 
 /*

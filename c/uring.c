@@ -76,6 +76,7 @@ struct uring_backend {
 	struct workers pool; /* started by the first op on a remote file system */
 	uint8_t *via;        /* enum via, by slot */
 	int32_t *early_res;  /* by slot: the result of a VIA_EARLY op */
+	uint8_t *owned;      /* by slot: 1 when the op's fd belongs to a File (CAIO_OP_F_OWNED) */
 	uint32_t ring_ops;   /* bit (1 << caio opcode) set for each opcode the ring runs */
 	/* By slot: the native block a flagged op holds until its completion is seen (memory.h). */
 	struct caio_mem_block **held;
@@ -83,7 +84,8 @@ struct uring_backend {
 	struct caio_done *refused; /* completions made at submit (VIA_EARLY, VIA_SYNC), handed out by the next reap */
 	uint32_t refused_count;
 	struct mount_cache mounts;
-	struct fd_memo memo;
+	struct fd_memo memo;  /* descriptors seen by this submitting call */
+	struct fd_memo files; /* descriptors of Files (CAIO_OP_F_OWNED), kept until caio closes them */
 	struct chains chains; /* READFILE as linked chains (uring_chain.h) */
 	uint32_t capacity;
 	uint32_t in_flight; /* CQEs owed for submitted ops (a chain owes one per step; cancels excluded) */
@@ -281,6 +283,12 @@ static int submit_chunk(struct uring_backend *b, const struct caio_op *ops, uint
 static void hold_batch(struct uring_backend *b, const struct caio_op *ops, uint32_t n)
 {
 	stage_and_hold(ops, n, b->staged, b->held, b->via, b->early_res, VIA_RING, VIA_EARLY);
+	for (uint32_t i = 0; i < n; i++) {
+		b->owned[ops[i].user_data] = (ops[i].opcode & CAIO_OP_F_OWNED) != 0;
+		/* Before anything of this batch is routed: an op after the CLOSE may name a new file. */
+		if (op_code(&ops[i]) == CAIO_OP_CLOSE)
+			fd_memo_forget(&b->files, ops[i].fd);
+	}
 }
 
 /* Drops the holds of ops[from..n), which stay with the caller. */

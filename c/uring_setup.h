@@ -107,10 +107,11 @@ static int alloc_slots(struct uring_backend *b, uint32_t capacity)
 {
 	b->via = calloc(capacity, 1);
 	b->early_res = calloc(capacity, sizeof(*b->early_res));
+	b->owned = calloc(capacity, 1);
 	b->held = calloc(capacity, sizeof(*b->held));
 	b->staged = calloc(capacity, sizeof(*b->staged));
 	b->refused = calloc(capacity, sizeof(*b->refused));
-	if (!b->via || !b->early_res || !b->held || !b->staged || !b->refused)
+	if (!b->via || !b->early_res || !b->owned || !b->held || !b->staged || !b->refused)
 		return -ENOMEM;
 	return 0;
 }
@@ -125,6 +126,7 @@ static void free_backend(struct uring_backend *b)
 	workers_free(&b->pool);
 	free(b->via);
 	free(b->early_res);
+	free(b->owned);
 	free(b->held);
 	free(b->staged);
 	free(b->refused);

@@ -117,6 +117,7 @@ export class Scheduler {
       slots: this.#slots,
       queue: this.#queue,
       emptyAddress: ptr(this.#emptyBuffer),
+      filesFds: this.#descriptors.ofFiles,
       inFlight: () => this.#inFlight,
       settleQueued: (op, outcome) => this.#settleQueued(op, outcome),
     });
@@ -215,6 +216,11 @@ export class Scheduler {
    */
   drained(fd: number): Promise<void> | undefined {
     return this.#descriptors.drained(fd);
+  }
+
+  /** Descriptors of this scheduler's open Files (scheduler/descriptors.ts). */
+  get filesFds(): Set<number> {
+    return this.#descriptors.ofFiles;
   }
 
   /**

@@ -15,7 +15,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { accessSync, closeSync, constants, fsyncSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { allocAligned, Context, type BackendName } from "../src/index.ts";
+import { allocAligned, Context, open as openFile, type BackendName } from "../src/index.ts";
 import { backends, isRoot, reportSkip, tempDir } from "./helpers.ts";
 import {
   indexedBytes,
@@ -170,6 +170,28 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend on a slow F
     expect(count).toBeWithin(SHORT_READ, READ_SIZE);
     expect(stale.subarray(0, count).equals(indexedBytes(8192, count))).toBe(true);
     expect(stale.subarray(count).every((b) => b === 0xaa)).toBe(true);
+  });
+
+  // A backend keeps what it learnt about a File's descriptor until caio closes it (OP_F_OWNED).
+  // The number then comes back for a File on FUSE: it must be looked at afresh, or uring would
+  // read the FUSE file on the ring (blocking, and wrong bytes for a short read).
+  test.skipIf(!runs)("a File's descriptor number reused by a File on FUSE is looked at afresh: short reads stay exact", async () => {
+    await using fs = await mountSlowFs();
+    await using ctx = open();
+    using dir = tempDir();
+    const localPath = join(dir, "local");
+    writeFileSync(localPath, indexedBytes(0, 64 * 1024));
+    const local = await openFile(localPath, "r", { context: ctx });
+    const localBytes = Buffer.alloc(4096);
+    expect(await local.readInto(localBytes, 0)).toBe(4096);
+    const reused = local.fd;
+    await local.close();
+    await using remote = await openFile(join(fs.dir, "short"), "r", { context: ctx });
+    expect(remote.fd).toBe(reused);
+    const stale = Buffer.alloc(READ_SIZE, 0xaa);
+    const count = await remote.readInto(stale, 8192);
+    expect(count).toBeWithin(SHORT_READ, READ_SIZE);
+    expect(stale.subarray(0, count).equals(indexedBytes(8192, count))).toBe(true);
   });
 
   // readFile on a mounted FUSE file system: uring leaves its chains for the pool while one is

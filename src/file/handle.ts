@@ -336,5 +336,7 @@ export async function open(path: string | Buffer | URL, flags?: string | number,
   } catch (error) {
     throw direct && (error as { code?: string }).code === "EINVAL" ? directRefused(error as Error, checked.shown) : error;
   }
-  return makeFile(new FileCore(ctx, fd, checked.shown, alignmentOf ? await alignmentOf(fd) : 0));
+  const alignment = alignmentOf ? await alignmentOf(fd) : 0;
+  fileOpsOf(ctx)?.adopt(fd);
+  return makeFile(new FileCore(ctx, fd, checked.shown, alignment));
 }

@@ -221,7 +221,13 @@ export class FileOps {
 
   async closeRaw(fd: number): Promise<number> {
     await this.scheduler.drained(fd);
+    this.scheduler.filesFds.delete(fd); // before the CLOSE: its number may come back for another file
     return this.scheduler.enqueueFile(OP_CLOSE, fd, 0, null, NO_OPTIONS);
+  }
+
+  /** fd, just opened by caio, now belongs to a File: only closeRaw gives it back (see Descriptors.ofFiles). */
+  adopt(fd: number): void {
+    this.scheduler.filesFds.add(fd);
   }
 
   /** statx(2) of a path or a descriptor, decoded as node:fs's Stats (BigIntStats with { bigint: true }). */

@@ -10,6 +10,11 @@ import type { OpKind } from "./kinds.ts";
 import { QUEUED, type Operation } from "./operation.ts";
 
 export class Descriptors {
+  /**
+   * Descriptors of open Files: caio opened them and only caio closes them, so the
+   * backend may keep what it learnt about them until then (OP_F_OWNED).
+   */
+  readonly ofFiles = new Set<number>();
   /** Queued and in-flight operations per descriptor. */
   readonly #users = new Map<number, number>();
   readonly #drains = new Map<number, (() => void)[]>();

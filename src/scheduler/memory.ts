@@ -43,6 +43,8 @@ const TWO_POW_32 = 4294967296;
 const BACKENDS_HOLD = true;
 /** CAIO_OP_F_NATIVE (c/common.h): the op's memory is a native block the backend must hold. */
 export const OP_F_NATIVE = 0x8000;
+/** CAIO_OP_F_OWNED (c/common.h): the op's fd belongs to a File, so the backend may keep what it knows of it until caio closes it. */
+export const OP_F_OWNED = 0x4000;
 
 /** Stands in for a released iovec array: a vectored op keeps a (never written) iov until it is staged again. */
 const RELEASED_IOV = new Uint32Array(0);

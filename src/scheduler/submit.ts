@@ -3,10 +3,10 @@
  * and hands them over in one call. What is not consumed goes back to the front of the
  * queue in order; a throw while one op is staged or submitted rejects that op alone.
  */
-import { STAGE_WORDS, type Backend } from "../backends/backend.ts";
+import { STAGE_OPCODE_PRIO, STAGE_WORDS, type Backend } from "../backends/backend.ts";
 import { internalFailure, invalidState } from "../errors.ts";
 import { kindOf } from "./kinds.ts";
-import { ENOMEM, releaseMemory } from "./memory.ts";
+import { ENOMEM, OP_F_OWNED, releaseMemory } from "./memory.ts";
 import { IN_FLIGHT, type Operation } from "./operation.ts";
 import type { OpQueue, SlotTable } from "./slots.ts";
 
@@ -19,6 +19,8 @@ export interface SubmitContext {
   readonly queue: OpQueue;
   /** The address staged for zero-length memory. */
   readonly emptyAddress: number;
+  /** Descriptors of open Files, whose ops are flagged OP_F_OWNED for a native backend. */
+  readonly filesFds: ReadonlySet<number>;
   /** Operations in flight before this submission. */
   inFlight(): number;
   /** A queued op settles without being submitted: with a result (-errno) or a rejection. */
@@ -64,12 +66,22 @@ export class Submitter {
       }
       slots.take(op);
       kind.encode(op, backend.stage, index, backend.views ? -1 : this.host.emptyAddress);
+      if (kind.usesFd && this.#ofFile(op.fd)) {
+        const at = index * STAGE_WORDS + STAGE_OPCODE_PRIO;
+        backend.stage[at] = backend.stage[at]! | OP_F_OWNED;
+      }
       return true;
     } catch (error) {
       if (op.slot >= 0) slots.release(op);
       this.host.settleQueued(op, internalFailure("staged", error));
       return false;
     }
+  }
+
+  /** fd belongs to an open File and the backend is native (the js backend reads no flags). */
+  #ofFile(fd: number): boolean {
+    const files = this.host.filesFds;
+    return files.size > 0 && !this.host.backend.views && files.has(fd);
   }
 
   #submitBatch(batch: Operation[]): void {
