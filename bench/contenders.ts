@@ -4,7 +4,7 @@
  */
 import { closeSync, constants, openSync } from "node:fs";
 import { open as openHandle } from "node:fs/promises";
-import { allocAligned, Context, type BackendName } from "../src/index.ts";
+import { allocAligned, Context, open as openFile, type BackendName } from "../src/index.ts";
 import type { ReadFn, WriteFn } from "./shared/loops.mjs";
 
 /** How a workload uses its file: buffered reads, O_DIRECT reads, or buffered writes. */
@@ -99,6 +99,8 @@ interface CaioVariant {
   read?(ctx: Context, fd: number): ReadFn;
   /** How batched loops read, for contenders that batch. */
   readBatch?(ctx: Context, fd: number): BatchReadFn;
+  /** Opened with caio's open() as a File, whose readInto the loops call (its fd serves the rest). */
+  viaFile?: boolean;
 }
 
 export function caio(backend: BackendName, variant?: CaioVariant): Contender {
@@ -111,16 +113,18 @@ export function caio(backend: BackendName, variant?: CaioVariant): Contender {
     unsupported: supportsEverything,
     allocate: variant?.allocate ?? ((size) => allocAligned(size)),
     async open(path, access, depth) {
-      const fd = openSync(path, openFlags(access));
       const ctx = new Context({ backend, maxRequests: depth });
+      const file = variant?.viaFile ? await openFile(path, openFlags(access), { context: ctx }) : undefined;
+      const fd = file ? file.fd : openSync(path, openFlags(access));
       return {
-        read: variant?.read?.(ctx, fd) ?? ((buffer, offset) => ctx.readInto(buffer, fd, offset)),
+        read: file ? (buffer, offset) => file.readInto(buffer, offset) : (variant?.read?.(ctx, fd) ?? ((buffer, offset) => ctx.readInto(buffer, fd, offset))),
         readBatch: variant?.readBatch?.(ctx, fd),
         write: (buffer, offset) => ctx.write(buffer, fd, offset),
         sync: () => ctx.fdsync(fd),
         close: async () => {
+          if (file) await file.close();
           await ctx.close();
-          closeSync(fd);
+          if (!file) closeSync(fd);
         },
       };
     },
@@ -130,6 +134,17 @@ export function caio(backend: BackendName, variant?: CaioVariant): Contender {
 /** caio reading into ArrayBuffer-backed Buffers, which it copies through a private bounce buffer. */
 export function caioPlainBuffer(backend: BackendName): Contender {
   return caio(backend, { name: "plain Buffer", allocate: (size) => Buffer.alloc(size) });
+}
+
+export const FILE_VARIANT = "File.readInto";
+
+/**
+ * caio's File, `file.readInto(buffer, offset)`, as most Bun code would call it: the
+ * backend keeps what it learnt about a File's descriptor, where a bare fd is looked
+ * at once per submitting call (c/fsclass.h), which shows at one read in flight.
+ */
+export function caioFile(backend: BackendName): Contender {
+  return caio(backend, { name: FILE_VARIANT, family: `caio ${FILE_VARIANT}`, allocate: (size) => allocAligned(size), viaFile: true });
 }
 
 export const READ_VARIANT = "read()";

@@ -32,7 +32,7 @@ import { join } from "node:path";
 import { availableBackends } from "../src/index.ts";
 import { svgChart } from "./chart.ts";
 import { liburingVersion, prepareCeilings } from "./ceiling.ts";
-import { bunFileSlice, bunFs, caio, caioPlainBuffer, caioRead, caioReadMany, type Contender } from "./contenders.ts";
+import { bunFileSlice, bunFs, caio, caioFile, caioPlainBuffer, caioRead, caioReadMany, type Contender } from "./contenders.ts";
 import { prepareFiles } from "./files.ts";
 import { ensureFio, FIO_HINT } from "./fio.ts";
 import { describeMachine, machineLine } from "./machine.ts";
@@ -79,7 +79,7 @@ function contendersHere(): { contenders: Contender[]; unavailable: { name: strin
   const backends = availableBackends();
   const available = backends.filter((b) => b.available).map((b) => b.name);
   const contenders = [bunFs, ...available.map((name) => caio(name)), bunFileSlice];
-  if (available.includes("uring")) contenders.push(caioPlainBuffer("uring"));
+  if (available.includes("uring")) contenders.push(caioPlainBuffer("uring"), caioFile("uring"));
   contenders.push(...available.map((name) => caioRead(name)));
   // readMany batches native reads; the js backend's are node:fs calls one by one.
   contenders.push(...available.filter((name) => name !== "js").map((name) => caioReadMany(name)));

@@ -1,6 +1,6 @@
 /** The issue's targets, checked against one run's medians. */
 import { CEILING_LABEL } from "./ceiling.ts";
-import { BUN_FS_LABEL, READ_MANY_VARIANT, READ_VARIANT } from "./contenders.ts";
+import { BUN_FS_LABEL, FILE_VARIANT, READ_MANY_VARIANT, READ_VARIANT } from "./contenders.ts";
 import { PYTHON_CAIO_FAMILY } from "./python-caio.ts";
 import { percent, ratio, withUnit, mib } from "./format.ts";
 import { lowerIsBetter, type BenchResults, type Series, type WorkloadResult } from "./results.ts";
@@ -26,11 +26,11 @@ function medianOf(w: WorkloadResult, label: string): number | undefined {
   return samples.length > 0 ? median(samples) : undefined;
 }
 
-/** The caio backend (aligned buffers) with the best median in `w`. */
+/** The caio backend (aligned buffers, a bare fd or a File) with the best median in `w`. */
 export function bestCaio(w: WorkloadResult): Series | undefined {
   const sign = lowerIsBetter(w.unit) ? -1 : 1;
   return w.series
-    .filter((s) => s.role === "caio" && !s.variant && s.samples.length > 0)
+    .filter((s) => s.role === "caio" && (!s.variant || s.variant === FILE_VARIANT) && s.samples.length > 0)
     .sort((a, b) => sign * (median(b.samples) - median(a.samples)))[0];
 }
 

@@ -4,6 +4,7 @@
  */
 import { ptr } from "bun:ffi";
 import { constants, fstatSync, readFileSync } from "node:fs";
+import { systemError, type SystemError } from "./errors.ts";
 
 const EINVAL = -22;
 const EISDIR = -21;
@@ -95,4 +96,17 @@ export function diagnoseInvalid(fd: number, views: readonly UsedMemory[], offset
     };
   }
   return { errno: EINVAL };
+}
+
+/** The error for a failed read or write, explained where caio knows more than the errno (diagnoseTransfer). */
+export function transferError(
+  result: number,
+  syscall: "read" | "write" | "readv" | "writev",
+  fd: number,
+  views: UsedMemory | readonly ArrayBufferView[],
+  offset: number,
+  backend: string,
+): SystemError {
+  const { errno, hint } = diagnoseTransfer(result, fd, Array.isArray(views) ? views : [views as UsedMemory], offset, backend);
+  return systemError(errno, syscall, hint);
 }

@@ -14,7 +14,7 @@ import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV } from "./b
 import { openBackend, type Backend, type BackendName } from "./backends/index.ts";
 import { SETUP_SQPOLL } from "./backends/uring.ts";
 import { dropNative, ENOMEM, hasNativeMemory } from "./bounce.ts";
-import { diagnoseTransfer, type UsedMemory } from "./diagnose.ts";
+import { transferError } from "./diagnose.ts";
 import { contextClosed, systemError } from "./errors.ts";
 import { Scheduler, type Opcode, type Stats, type VectorOpcode } from "./scheduler.ts";
 import { openDefaultBackend } from "./select.ts";
@@ -358,19 +358,6 @@ export class Context {
     if (result < 0) throw transferError(result, opcode === OP_READV ? "readv" : "writev", fd, owns, position, this.backend);
     return result;
   }
-}
-
-/** The error for a failed read or write, explained where caio knows more than the errno (see diagnose.ts). */
-function transferError(
-  result: number,
-  syscall: "read" | "write" | "readv" | "writev",
-  fd: number,
-  views: UsedMemory | readonly ArrayBufferView[],
-  offset: number,
-  backend: BackendName,
-) {
-  const { errno, hint } = diagnoseTransfer(result, fd, Array.isArray(views) ? views : [views as UsedMemory], offset, backend);
-  return systemError(errno, syscall, hint);
 }
 
 export { MAX_BUFFERS, MAX_LENGTH };

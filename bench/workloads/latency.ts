@@ -2,16 +2,22 @@
 import type { WorkloadResult } from "../results.ts";
 import { interleave, type Row } from "../run.ts";
 import { readLatencies, type Latency } from "../shared/loops.mjs";
+import { FILE_VARIANT } from "../contenders.ts";
 import { ceilingRow, contenderRow, fioRow, nodeRow, seriesOf, standardContenders, type BenchEnv } from "./env.ts";
 import { BLOCK } from "./random-read.ts";
 import { readSyncReference, readSyncRow } from "./sync-reference.ts";
 
 const micros = (ns: number) => (ns / 1000).toFixed(2);
 
+/** caio through a File, beside the bare descriptors: at one read in flight the per-call look at a bare fd shows. */
+const fileContenders = (env: BenchEnv) => env.contenders.filter((c) => c.variant === FILE_VARIANT);
+
 export async function w3(env: BenchEnv): Promise<WorkloadResult> {
   const shape = { depth: 1, seconds: env.options.seconds, fileBytes: env.files.bytes, block: BLOCK };
   const rows: Row<Latency>[] = [
-    ...standardContenders(env).map((c) => contenderRow("W3", env, c, "cached", shape, (file, s) => readLatencies(file.read, s))),
+    ...[...standardContenders(env), ...fileContenders(env)].map((c) =>
+      contenderRow("W3", env, c, "cached", shape, (file, s) => readLatencies(file.read, s)),
+    ),
     nodeRow("W3", env, { loop: "latency", direct: false, ...shape }, (value) => value as Latency),
     fioRow("W3", env, { pattern: "randread", direct: false, ...shape }, ({ p50, p99 }) => ({ p50, p99 })),
     readSyncRow(() => readSyncReference.randomLatency(env.files, BLOCK, shape.seconds)),

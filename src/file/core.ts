@@ -9,6 +9,7 @@ import type { Context } from "../index.ts";
 import { dropNative } from "../bounce.ts";
 import { errorWithCode, systemError } from "../errors.ts";
 import { directRead, directWrite } from "./direct.ts";
+import type { FileOps } from "./ops.ts";
 
 const EIO = -5;
 
@@ -29,7 +30,18 @@ export class FileCore {
     readonly path: string,
     /** O_DIRECT: 0 for buffered I/O, else the alignment offsets and lengths need. */
     readonly alignment: number,
+    /** The Context's file operations, for the reads File.readInto queues itself (undefined: through ctx). */
+    readonly files?: FileOps,
   ) {}
+
+  /** One more operation in flight on this file, until end(): what track() does for a promise. */
+  begin(): void {
+    this.#pending++;
+  }
+
+  end(): void {
+    if (--this.#pending === 0 && this.#idle) this.#idle();
+  }
 
   /** Throws the closed-file error for `syscall` once close() was called. */
   enter(syscall: string): void {
@@ -38,10 +50,8 @@ export class FileCore {
 
   /** Counts `promise` as in flight on this file until it settles. */
   track<T>(promise: Promise<T>): Promise<T> {
-    this.#pending++;
-    return promise.finally(() => {
-      if (--this.#pending === 0 && this.#idle) this.#idle();
-    });
+    this.begin();
+    return promise.finally(() => this.end());
   }
 
   /** Resolves once nothing tracked is in flight. */

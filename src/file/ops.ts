@@ -10,6 +10,7 @@ import {
   OP_FTRUNCATE,
   OP_MKDIRAT,
   OP_OPENAT,
+  OP_READ,
   OP_READFILE,
   OP_RENAMEAT,
   OP_STATX,
@@ -29,6 +30,7 @@ import { dropNative, ENOMEM } from "../bounce.ts";
 import { contextClosed, invalidArgType, pathError, systemError, type CodedError } from "../errors.ts";
 import type { Scheduler } from "../scheduler.ts";
 import { checkFd, checkOffset, NO_OPTIONS, parseOptions, type ParsedOptions } from "../validate.ts";
+import type { OwnView } from "../views.ts";
 import { parseFlags, parseMode } from "./flags.ts";
 import { pathBlock, recyclePathBlock, toPath, type FilePath } from "./paths.ts";
 import { decodeStats, STATX_MASK, type BigFileStats, type FileStats } from "./stats.ts";
@@ -223,6 +225,15 @@ export class FileOps {
     await this.scheduler.drained(fd);
     this.scheduler.filesFds.delete(fd); // before the CLOSE: its number may come back for another file
     return this.scheduler.enqueueFile(OP_CLOSE, fd, 0, null, NO_OPTIONS);
+  }
+
+  /**
+   * A read into caio's own view of the caller's memory, checked by the caller (File.readInto):
+   * the bytes read or -errno, straight from the scheduler, with no layer of its own.
+   */
+  readInto(fd: number, position: number, own: OwnView): Promise<number> {
+    this.ready();
+    return this.scheduler.enqueue(OP_READ, fd, position, own, NO_OPTIONS);
   }
 
   /** fd, just opened by caio, now belongs to a File: only closeRaw gives it back (see Descriptors.ofFiles). */
