@@ -42,7 +42,8 @@ struct aio_backend {
 	struct wake wake;
 	struct workers pool; /* started by the first op kernel AIO would run inline */
 	struct mount_cache mounts;
-	struct fd_memo memo;
+	struct fd_memo memo;  /* descriptors seen by this submitting call */
+	struct fd_memo files; /* descriptors of Files (CAIO_OP_F_OWNED), kept until caio closes them */
 	uint32_t capacity;
 	uint32_t refused_count;
 	uint64_t submit_calls;
@@ -50,6 +51,7 @@ struct aio_backend {
 	struct iocb *iocbs;
 	uint8_t *via;        /* enum via */
 	int32_t *early_res;  /* the result of a VIA_EARLY op */
+	uint8_t *owned;      /* 1 when the op's fd belongs to a File (CAIO_OP_F_OWNED) */
 	/* By slot: the native block a flagged op holds until its completion is seen (memory.h). */
 	struct caio_mem_block **held;
 	struct caio_op *staged; /* the batch being submitted, CAIO_OP_F_NATIVE cleared */
@@ -94,6 +96,7 @@ static void free_backend(struct aio_backend *b)
 	free(b->iocbs);
 	free(b->via);
 	free(b->early_res);
+	free(b->owned);
 	free(b->held);
 	free(b->staged);
 	free(b->batch);
@@ -107,12 +110,13 @@ static int alloc_tables(struct aio_backend *b, uint32_t capacity)
 	b->iocbs = calloc(capacity, sizeof(*b->iocbs));
 	b->via = calloc(capacity, sizeof(*b->via));
 	b->early_res = calloc(capacity, sizeof(*b->early_res));
+	b->owned = calloc(capacity, 1);
 	b->held = calloc(capacity, sizeof(*b->held));
 	b->staged = calloc(capacity, sizeof(*b->staged));
 	b->batch = calloc(capacity, sizeof(*b->batch));
 	b->events = calloc(capacity, sizeof(*b->events));
 	b->refused = calloc(capacity, sizeof(*b->refused));
-	if (!b->iocbs || !b->via || !b->early_res || !b->held || !b->staged || !b->batch || !b->events ||
+	if (!b->iocbs || !b->via || !b->early_res || !b->owned || !b->held || !b->staged || !b->batch || !b->events ||
 	    !b->refused)
 		return -ENOMEM;
 	return 0;
@@ -205,91 +209,7 @@ static void complete_early(struct aio_backend *b, uint32_t user_data, int32_t re
 	b->refused_count++;
 }
 
-/* Bytes a write moves: its length, or its iovecs' total (a count the kernel would refuse is left to it). */
-static uint64_t write_bytes(const struct caio_op *op)
-{
-	const struct iovec *iov = (const struct iovec *)(uintptr_t)op->buf;
-	uint64_t total = 0;
-
-	if (op->opcode == CAIO_OP_WRITE)
-		return op->len;
-	if (op->len > CAIO_IOV_MAX)
-		return 0;
-	for (uint32_t i = 0; i < op->len; i++)
-		total += iov[i].iov_len;
-	return total;
-}
-
-/*
- * Whether kernel AIO queues this op on an O_DIRECT descriptor and returns, rather
- * than doing it inside io_submit: reads and fsyncs of local regular files and block
- * devices (fsync runs on a kernel workqueue since 4.18), and writes that neither
- * extend the file (ext4 and XFS wait for those; the size is checked once per
- * submitting call, and O_APPEND always extends) nor cover part of a file-system
- * block (they wait for every O_DIRECT request in flight on the file).
- */
-static bool aio_queues(const struct fd_facts *f, int flags, const struct caio_op *op)
-{
-	uint64_t bytes;
-
-	if (f->err < 0 || f->remote || !(S_ISREG(f->mode) || S_ISBLK(f->mode)))
-		return false;
-	if (op->opcode != CAIO_OP_WRITE && op->opcode != CAIO_OP_WRITEV)
-		return true;
-	if (S_ISBLK(f->mode))
-		return true;
-	if (flags & O_APPEND)
-		return false;
-	bytes = write_bytes(op);
-	if (op->offset + bytes > f->size)
-		return false;
-	return f->blksize == 0 || ((op->offset | bytes) % f->blksize) == 0;
-}
-
-/*
- * Where the pool cannot start (no thread, no memory): the kernel does the op
- * inline, as before the pool existed, except on a pipe, FIFO, socket or character
- * device, where buffered AIO could block forever: refused with ESPIPE, as pread(2)
- * refuses them.
- */
-static enum via without_pool(struct aio_backend *b, struct fd_facts *f, uint32_t slot)
-{
-	fd_stat(f, &b->mounts);
-	if (f->err == 0 && (S_ISFIFO(f->mode) || S_ISSOCK(f->mode) || S_ISCHR(f->mode))) {
-		b->early_res[slot] = -ESPIPE;
-		return VIA_EARLY;
-	}
-	return VIA_AIO;
-}
-
-/*
- * Decides where an op goes: kernel AIO when it only queues it (see aio_queues), the
- * pool otherwise. A descriptor costs one fcntl per submitting call, and an O_DIRECT
- * one a statx too; a bad descriptor completes at once with fcntl's error. File ops
- * always go to the pool, their descriptor unexamined (often AT_FDCWD, or about to
- * be closed); should no worker start, the submitting call runs them itself.
- */
-static enum via route_of(struct aio_backend *b, const struct caio_op *op)
-{
-	struct fd_facts *f;
-	int flags;
-
-	if (fileop_is(op->opcode))
-		return workers_usable(&b->pool) ? VIA_POOL : VIA_SYNC;
-	f = fd_facts(&b->memo, op->fd);
-	flags = fd_flags(f);
-
-	if (flags < 0) {
-		b->early_res[op->user_data] = flags;
-		return VIA_EARLY;
-	}
-	if (flags & O_DIRECT) {
-		fd_stat(f, &b->mounts);
-		if (aio_queues(f, flags, op))
-			return VIA_AIO;
-	}
-	return workers_usable(&b->pool) ? VIA_POOL : without_pool(b, f, op->user_data);
-}
+#include "aio_route.h"
 
 /*
  * io_submit of b->batch[0..count); returns how many iocbs were consumed: queued,
@@ -371,6 +291,7 @@ static void dispatch_rest(struct aio_backend *b, const struct caio_op *ops, uint
 static void hold_batch(struct aio_backend *b, const struct caio_op *ops, uint32_t n)
 {
 	stage_and_hold(ops, n, b->staged, b->held, b->via, b->early_res, VIA_AIO, VIA_EARLY);
+	remember_files(ops, n, b->owned, &b->files);
 }
 
 /*

@@ -279,6 +279,21 @@ static __attribute__((unused)) void fd_memo_forget(struct fd_memo *m, int fd)
 	}
 }
 
+/*
+ * Marks by slot in owned[] the ops on a File's descriptor (CAIO_OP_F_OWNED), and
+ * forgets from `files` each descriptor a CLOSE of the batch names, before anything of
+ * the batch is routed: an op after the CLOSE may name a new file by that number.
+ */
+static __attribute__((unused)) void remember_files(const struct caio_op *ops, uint32_t n, uint8_t *owned,
+						   struct fd_memo *files)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		owned[ops[i].user_data] = (ops[i].opcode & CAIO_OP_F_OWNED) != 0;
+		if ((ops[i].opcode & ~CAIO_OP_FLAGS) == CAIO_OP_CLOSE)
+			fd_memo_forget(files, ops[i].fd);
+	}
+}
+
 /* Forgets the descriptors of the last submitting call: they may have been closed and reused since. */
 static void fd_memo_reset(struct fd_memo *m)
 {

@@ -283,12 +283,7 @@ static int submit_chunk(struct uring_backend *b, const struct caio_op *ops, uint
 static void hold_batch(struct uring_backend *b, const struct caio_op *ops, uint32_t n)
 {
 	stage_and_hold(ops, n, b->staged, b->held, b->via, b->early_res, VIA_RING, VIA_EARLY);
-	for (uint32_t i = 0; i < n; i++) {
-		b->owned[ops[i].user_data] = (ops[i].opcode & CAIO_OP_F_OWNED) != 0;
-		/* Before anything of this batch is routed: an op after the CLOSE may name a new file. */
-		if (op_code(&ops[i]) == CAIO_OP_CLOSE)
-			fd_memo_forget(&b->files, ops[i].fd);
-	}
+	remember_files(ops, n, b->owned, &b->files);
 }
 
 /* Drops the holds of ops[from..n), which stay with the caller. */
