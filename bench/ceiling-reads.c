@@ -3,7 +3,7 @@
  * (liburing, plain IORING_OP_READ on an ordinary descriptor), keeping `depth` in flight
  * for `seconds`, in one process and one thread. Built and run by bench/ceiling.ts:
  *
- *   ceiling-reads FILE BLOCK DEPTH SECONDS [direct] [latency]
+ *   ceiling-reads FILE BLOCK DEPTH SECONDS [direct] [latency] [fixed-buffers] [fixed-file]
  *
  * The offsets are the JavaScript loops' own sequence (bench/shared/loops.mjs: xorshift32
  * block numbers, 2^20 of them, wrapping), and every read is checked as they check it: the
@@ -12,6 +12,13 @@
  * The loop is submit_and_wait(1): refill every free slot, one io_uring_enter that submits
  * and waits for at least one completion, then take every completion there is.
  * "latency" times each read from its submission to the moment its completion is seen.
+ *
+ * "fixed-buffers" registers the per-slot buffers with the ring once (one iovec per slot)
+ * and reads with IORING_OP_READ_FIXED and the slot as the buffer index, so the kernel
+ * skips pinning and mapping the user pages on every read. "fixed-file" registers the one
+ * descriptor and submits with IOSQE_FIXED_FILE and index 0, so the kernel skips looking
+ * the descriptor up (and its reference counting) on every read. They measure whether
+ * either is worth building into caio (bench/registered.sh).
  *
  * Prints one JSON line: {"iops", "reads", "seconds"} and, with latency, {"p50", "p99"}
  * in nanoseconds. Exits 1 with a message on stderr when anything fails.
@@ -25,6 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define SEQUENCE_LENGTH (1u << 20)
@@ -35,12 +43,13 @@ struct job {
 	size_t block;
 	unsigned depth;
 	double seconds;
-	bool direct, latency;
+	bool direct, latency, fixed_buffers, fixed_file;
 };
 
 struct run {
 	struct io_uring ring;
 	int fd;
+	bool fixed_buffers, fixed_file;
 	size_t block;
 	uint32_t *sequence;
 	uint64_t next;
@@ -74,7 +83,8 @@ static struct job parse(int argc, char **argv)
 	struct job job = { 0 };
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: ceiling-reads FILE BLOCK DEPTH SECONDS [direct] [latency]\n");
+		fprintf(stderr, "usage: ceiling-reads FILE BLOCK DEPTH SECONDS [direct] [latency]"
+				" [fixed-buffers] [fixed-file]\n");
 		exit(2);
 	}
 	job.path = argv[1];
@@ -84,6 +94,8 @@ static struct job parse(int argc, char **argv)
 	for (int i = 5; i < argc; i++) {
 		job.direct |= !strcmp(argv[i], "direct");
 		job.latency |= !strcmp(argv[i], "latency");
+		job.fixed_buffers |= !strcmp(argv[i], "fixed-buffers");
+		job.fixed_file |= !strcmp(argv[i], "fixed-file");
 	}
 	if (job.block == 0 || job.block % ALIGNMENT || job.depth == 0 || !(job.seconds > 0))
 		fail("arguments", EINVAL);
@@ -126,7 +138,16 @@ static void queue_read(struct run *r, unsigned slot)
 	uint64_t offset = (uint64_t)r->sequence[r->next++ & (SEQUENCE_LENGTH - 1)] * r->block;
 
 	r->offsets[slot] = offset;
-	io_uring_prep_read(sqe, r->fd, r->buffers + slot * r->block, (unsigned)r->block, offset);
+	/* A fixed file is named by its index in the registered table (0), not by the descriptor. */
+	int fd = r->fixed_file ? 0 : r->fd;
+	void *buffer = r->buffers + slot * r->block;
+
+	if (r->fixed_buffers)
+		io_uring_prep_read_fixed(sqe, fd, buffer, (unsigned)r->block, offset, (int)slot);
+	else
+		io_uring_prep_read(sqe, fd, buffer, (unsigned)r->block, offset);
+	if (r->fixed_file)
+		sqe->flags |= IOSQE_FIXED_FILE;
 	io_uring_sqe_set_data64(sqe, slot);
 	if (r->latencies)
 		r->submitted[slot] = now_ns();
@@ -141,6 +162,35 @@ static void note_latency(struct run *r, double ns)
 			fail("realloc", ENOMEM);
 	}
 	r->latencies[r->latency_count++] = ns;
+}
+
+/*
+ * Registers what the job asks for, once, before the first read: the slots' buffers as
+ * one iovec each (buffer index = slot) and the file as entry 0 of the file table.
+ */
+static void register_with_ring(struct run *r, const struct job *job)
+{
+	int ret;
+
+	if (job->fixed_buffers) {
+		struct iovec *iovecs = calloc(job->depth, sizeof(*iovecs));
+
+		if (!iovecs)
+			fail("calloc", ENOMEM);
+		for (unsigned slot = 0; slot < job->depth; slot++)
+			iovecs[slot] = (struct iovec){ r->buffers + slot * job->block, job->block };
+		ret = io_uring_register_buffers(&r->ring, iovecs, job->depth);
+		free(iovecs); /* the kernel keeps its own copy */
+		if (ret < 0)
+			fail("io_uring_register_buffers", -ret);
+	}
+	if (job->fixed_file) {
+		ret = io_uring_register_files(&r->ring, &r->fd, 1);
+		if (ret < 0)
+			fail("io_uring_register_files", -ret);
+	}
+	r->fixed_buffers = job->fixed_buffers;
+	r->fixed_file = job->fixed_file;
 }
 
 /* Checks one completion as checkRead() does; returns its slot, free again. */
@@ -212,6 +262,7 @@ int main(int argc, char **argv)
 	ret = io_uring_queue_init(job.depth, &r.ring, 0);
 	if (ret < 0)
 		fail("io_uring_queue_init", -ret);
+	register_with_ring(&r, &job);
 	started = now_ns();
 	deadline = started + job.seconds * 1e9;
 	for (unsigned slot = 0; slot < job.depth; slot++)
