@@ -169,22 +169,6 @@ static void ring_cq_consume(struct ring *r, unsigned head)
 }
 
 /*
- * For the wake relay, on another thread, after an eventfd signal: whether JavaScript
- * has anything to reap (CQEs, held-back task work or overflow). Never misses one:
- * the kernel sets IORING_SQ_TASKRUN, or stores the CQ tail, before it signals the
- * eventfd, and the relay's eventfd read orders the loads after that signal; a flag
- * or CQE gone by then was taken by JavaScript's own reap, which drains the CQ.
- */
-static __attribute__((unused)) int ring_has_work(const void *arg)
-{
-	const struct ring *r = arg;
-
-	if (ring_needs_flush(r))
-		return 1;
-	return ring_cq_tail(r) != __atomic_load_n(r->cq.head, __ATOMIC_RELAXED);
-}
-
-/*
  * Mutes (IORING_CQ_EVENTFD_DISABLED, 5.8; nothing to do before) or unmutes the eventfd.
  * Inline completions are reaped by the caller right after submit, so the eventfd
  * is muted around io_uring_enter to spare a pointless wake-up. A completion posted

@@ -95,11 +95,7 @@ static int open_ring(struct uring_backend *b, uint32_t option)
 
 static int open_wake(struct uring_backend *b)
 {
-	int ret;
-
-	b->wake.pending = ring_has_work;
-	b->wake.pending_arg = &b->ring;
-	ret = wake_open(&b->wake, true);
+	int ret = wake_open(&b->wake, true);
 
 	if (ret < 0)
 		return ret;
@@ -124,8 +120,7 @@ static void free_backend(struct uring_backend *b)
 {
 	/* The workers finish what they hold before the socket they write goes. */
 	workers_stop(&b->pool);
-	/* The relay first (it reads the ring's flags and CQ indices), then the ring, then the socket. */
-	wake_stop_relay(&b->wake);
+	/* The ring first: once it is gone nothing signals the eventfd the relay reads. */
 	ring_close(&b->ring);
 	wake_close(&b->wake);
 	workers_free(&b->pool);

@@ -49,15 +49,6 @@ struct wake {
 	pthread_t relay;
 	bool relaying;
 	bool closing; /* set by wake_quiesce(): nobody needs a wake-up any more, stop retrying */
-	/*
-	 * Asked by the relay after each eventfd signal, when set: whether JavaScript has
-	 * anything to reap. io_uring with DEFER_TASKRUN signals twice per completion (when
-	 * its task work is queued, and again when JavaScript's own reap posts the CQE);
-	 * the second finds nothing left, and relaying it would cost JavaScript a wake-up,
-	 * a recv and a reap. Called from the relay thread.
-	 */
-	int (*pending)(const void *arg);
-	const void *pending_arg;
 };
 
 /*
@@ -121,8 +112,7 @@ static void *wake_relay_main(void *arg)
 		}
 		if (count >= WAKE_STOP)
 			return NULL;
-		if (!w->pending || w->pending(w->pending_arg))
-			wake_signal(w);
+		wake_signal(w);
 	}
 }
 
@@ -162,8 +152,6 @@ static void wake_init(struct wake *w)
 	w->event_fd = -1;
 	w->relaying = false;
 	w->closing = false;
-	w->pending = NULL;
-	w->pending_arg = NULL;
 }
 
 /*
@@ -193,8 +181,8 @@ static int wake_hand_over(struct wake *w)
 	return w->rx;
 }
 
-/* Stops the relay thread (its `pending` may read memory about to go); the descriptors stay. */
-static void wake_stop_relay(struct wake *w)
+/* Stops the relay, then closes what the backend still owns; JavaScript's end stays open if handed over. */
+static void wake_close(struct wake *w)
 {
 	wake_quiesce(w);
 	if (w->relaying) {
@@ -202,12 +190,6 @@ static void wake_stop_relay(struct wake *w)
 		pthread_join(w->relay, NULL);
 		w->relaying = false;
 	}
-}
-
-/* Stops the relay, then closes what the backend still owns; JavaScript's end stays open if handed over. */
-static void wake_close(struct wake *w)
-{
-	wake_stop_relay(w);
 	if (w->event_fd >= 0)
 		close(w->event_fd);
 	if (w->tx >= 0)
