@@ -17,7 +17,7 @@
  * of the batch goes on, and the context never wedges.
  */
 import { ptr } from "bun:ffi";
-import { OP_FDSYNC, OP_FSYNC, OP_READ, OP_READV, OP_WRITE, OP_WRITEV, type Backend } from "./backends/backend.ts";
+import { OP_READ, type Backend } from "./backends/backend.ts";
 import { AbortError, internalFailure, invalidArgType } from "./errors.ts";
 import { AbortWatch, Cancels } from "./scheduler/aborts.ts";
 import { Descriptors } from "./scheduler/descriptors.ts";
@@ -27,37 +27,22 @@ import { ABANDONED, IN_FLIGHT, Operation, QUEUED, SETTLED } from "./scheduler/op
 import { OpQueue, SlotTable } from "./scheduler/slots.ts";
 import { Submitter } from "./scheduler/submit.ts";
 import { Reaper } from "./scheduler/reap.ts";
+import { Lifetime } from "./scheduler/lifetime.ts";
 import { turnOverdue } from "./scheduler/turns.ts";
+import type { FileOpcode, Opcode, Stats, VectorOpcode } from "./scheduler/types.ts";
 import type { ParsedOptions } from "./validate.ts";
 import type { OwnView } from "./views.ts";
 
-export interface Stats {
-  /** Operations handed to the kernel (or the pool) so far. */
-  submitted: number;
-  /** Operations whose completion has been reaped. */
-  completed: number;
-  /** Operations the kernel still owns, aborted ones included. */
-  inFlight: number;
-  /** Operations waiting for a slot, for this tick's flush, or (opens) for a descriptor to come back. */
-  queued: number;
-  /** Submitting syscalls made (io_submit / io_uring_enter / pool hand-offs). */
-  submitCalls: number;
-  /**
-   * Operations whose bytes went through caio's own memory (a copy) because the
-   * caller's buffer was not caio's native memory: views on ArrayBuffers and, when the
-   * native library is loaded, on SharedArrayBuffers too. allocAligned() buffers and
-   * read()'s results never are.
-   */
-  bounced: number;
+export type { FileOpcode, Opcode, Stats, VectorOpcode } from "./scheduler/types.ts";
+
+/** The op whose promise is being made: one executor for every op's promise rather than a closure each. */
+let binding: Operation | null = null;
+
+function bindSettlers(resolve: (value: number) => void, reject: (reason: unknown) => void): void {
+  binding!.resolve = resolve as (value: number | Buffer) => void; // a Buffer only for enqueueRead's fresh reads
+  binding!.reject = reject;
+  binding = null;
 }
-
-export type Opcode = typeof OP_READ | typeof OP_WRITE | typeof OP_FSYNC | typeof OP_FDSYNC;
-/** File operations (backend.ts OP_OPENAT … OP_WRITEFILE). */
-export type FileOpcode = 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15;
-export type VectorOpcode = typeof OP_READV | typeof OP_WRITEV;
-
-/** Schedulers with operations in flight: reachable until their completions are reaped, whoever else lets go. */
-const working = new Set<Scheduler>();
 
 export class Scheduler {
   readonly #backend: Backend;
@@ -66,20 +51,10 @@ export class Scheduler {
   #queued = 0;
   /** A pump is scheduled for the next turn to reap completions left there (#reapNextTurn). */
   #reapScheduled = false;
-  /** Multi-step operations under way (busy()): close() waits for them. */
-  #units = 0;
   #inFlight = 0;
   #submitted = 0;
   #completed = 0;
   #flushScheduled = false;
-  /** The backend keeps the process alive: something is in flight. */
-  #held = false;
-  #closing = false;
-  #closed = false;
-  /** The backend's counter as it stood when its handle was freed. */
-  #finalSubmitCalls = 0;
-  #closeDone: Promise<void> | undefined;
-  #resolveClose: (() => void) | undefined;
   /** Non-null address for zero-length operations, which the kernel never dereferences. */
   readonly #submitter: Submitter;
   readonly #emptyBuffer = Buffer.alloc(8);
@@ -90,6 +65,7 @@ export class Scheduler {
     () => this.#inFlight === 0 && !this.#flushScheduled,
   );
   readonly #reaper: Reaper;
+  readonly #lifetime: Lifetime;
 
   constructor(backend: Backend) {
     this.#backend = backend;
@@ -98,7 +74,8 @@ export class Scheduler {
     void this.#emptyBuffer.buffer;
     this.#submitter = this.#newSubmitter();
     this.#reaper = this.#newReaper();
-    // Weak: an idle scheduler nobody references may be collected (see `working` for a busy one).
+    this.#lifetime = this.#newLifetime();
+    // Weak: an idle scheduler nobody references may be collected (scheduler/lifetime.ts keeps a busy one).
     // No closure in this constructor may use `this`: they would share one scope with this
     // one, which the backend holds, and the scheduler could never be collected.
     const self = new WeakRef(this);
@@ -108,6 +85,11 @@ export class Scheduler {
   /** The reaper, its retry closure made here rather than in the constructor (see there). */
   #newReaper(): Reaper {
     return new Reaper(this.#backend, this.#slots, () => this.#pump());
+  }
+
+  /** The lifetime, its idle test made here rather than in the constructor (see there). */
+  #newLifetime(): Lifetime {
+    return new Lifetime(this, this.#backend, () => this.#queued === 0 && this.#inFlight === 0 && !this.#flushScheduled);
   }
 
   /** The submitter, over closures made here rather than in the constructor (see there). */
@@ -124,7 +106,7 @@ export class Scheduler {
   }
 
   get closing(): boolean {
-    return this.#closing;
+    return this.#lifetime.closing;
   }
 
   get stats(): Stats {
@@ -133,7 +115,7 @@ export class Scheduler {
       completed: this.#completed,
       inFlight: this.#inFlight,
       queued: this.#queued,
-      submitCalls: this.#closed ? this.#finalSubmitCalls : this.#backend.submitCalls(),
+      submitCalls: this.#lifetime.submitCalls(),
       bounced: this.#submitter.bounced,
     };
   }
@@ -200,14 +182,8 @@ export class Scheduler {
   }
 
   /** Runs `work` (several operations one after another) as one unit: close() waits until it settles. */
-  async busy<T>(work: () => Promise<T>): Promise<T> {
-    this.#units++;
-    try {
-      return await work();
-    } finally {
-      this.#units--;
-      this.#finishCloseIfIdle();
-    }
+  busy<T>(work: () => Promise<T>): Promise<T> {
+    return this.#lifetime.busy(work);
   }
 
   /**
@@ -233,10 +209,8 @@ export class Scheduler {
   }
 
   #add(op: Operation): Promise<number> {
-    const promise = new Promise<number>((resolve, reject) => {
-      op.resolve = resolve as (value: number | Buffer) => void; // a Buffer only for enqueueRead's fresh reads
-      op.reject = reject;
-    });
+    binding = op;
+    const promise = new Promise<number>(bindSettlers);
     this.#admit(op);
     return promise;
   }
@@ -272,11 +246,7 @@ export class Scheduler {
    * kernel context. Resolves once no completion can arrive any more.
    */
   close(): Promise<void> {
-    if (this.#closeDone) return this.#closeDone;
-    this.#closing = true;
-    this.#closeDone = new Promise((resolve) => (this.#resolveClose = resolve));
-    this.#finishCloseIfIdle();
-    return this.#closeDone;
+    return this.#lifetime.close();
   }
 
   #scheduleFlush(): void {
@@ -309,9 +279,9 @@ export class Scheduler {
         if (reaped === 0 && (!progressed || this.#slots.free === 0)) break;
       }
     } finally {
-      this.#updateHold();
+      this.#lifetime.setBusy(this.#inFlight > 0);
       if (this.#inFlight === 0) this.#descriptors.whenIdle();
-      this.#finishCloseIfIdle();
+      this.#lifetime.finishCloseIfIdle();
     }
   }
 
@@ -416,7 +386,7 @@ export class Scheduler {
   #abort(op: Operation, reason: AbortError): void {
     if (op.state === QUEUED) {
       this.#settleQueued(op, reason);
-      this.#finishCloseIfIdle();
+      this.#lifetime.finishCloseIfIdle();
     } else if (op.state === IN_FLIGHT) {
       // The kernel may still write into the memory: keep it (and the slot) until the completion is reaped.
       op.state = ABANDONED;
@@ -425,32 +395,5 @@ export class Scheduler {
       this.#scheduleFlush();
       op.reject(reason);
     }
-  }
-
-  /**
-   * While anything is in flight the process stays alive and this scheduler stays
-   * reachable (the kernel owns its buffers); once idle, neither is held any more.
-   */
-  #updateHold(): void {
-    const busy = this.#inFlight > 0;
-    if (busy === this.#held) return;
-    this.#held = busy;
-    if (busy) {
-      working.add(this);
-      this.#backend.hold();
-    } else {
-      working.delete(this);
-      this.#backend.release();
-    }
-  }
-
-  #finishCloseIfIdle(): void {
-    if (!this.#closing || this.#closed) return;
-    if (this.#queued > 0 || this.#inFlight > 0 || this.#flushScheduled || this.#units > 0) return;
-    this.#finalSubmitCalls = this.#backend.submitCalls();
-    this.#closed = true;
-    this.#backend.close();
-    // After the microtasks that the last settlements queued: callers' handlers run before close() resolves.
-    setImmediate(this.#resolveClose!);
   }
 }
