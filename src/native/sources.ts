@@ -33,6 +33,8 @@ import uringSetup from "../../c/uring_setup.h" with { type: "text" };
 import uringSqe from "../../c/uring_sqe.h" with { type: "text" };
 import wake from "../../c/wake.h" with { type: "text" };
 import workers from "../../c/workers.h" with { type: "text" };
+import workersQueue from "../../c/workers_queue.h" with { type: "text" };
+import workersThreads from "../../c/workers_threads.h" with { type: "text" };
 
 /** Where the sources are in a checkout or an installed package (in a bundle it names nothing useful). */
 export const SOURCE_DIR = join(import.meta.dir, "..", "..", "c");
@@ -65,6 +67,8 @@ export const SOURCES: Readonly<Record<string, string>> = {
   "uring_sqe.h": uringSqe,
   "wake.h": wake,
   "workers.h": workers,
+  "workers_queue.h": workersQueue,
+  "workers_threads.h": workersThreads,
 };
 
 /** Flags for the shared object; -Werror is added only by build.ts, never on a user's compiler. */
