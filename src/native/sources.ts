@@ -31,6 +31,7 @@ import uringChain from "../../c/uring_chain.h" with { type: "text" };
 import uringRoute from "../../c/uring_route.h" with { type: "text" };
 import uringSetup from "../../c/uring_setup.h" with { type: "text" };
 import uringSqe from "../../c/uring_sqe.h" with { type: "text" };
+import uringSubmit from "../../c/uring_submit.h" with { type: "text" };
 import wake from "../../c/wake.h" with { type: "text" };
 import workers from "../../c/workers.h" with { type: "text" };
 import workersQueue from "../../c/workers_queue.h" with { type: "text" };
@@ -65,6 +66,7 @@ export const SOURCES: Readonly<Record<string, string>> = {
   "uring_route.h": uringRoute,
   "uring_setup.h": uringSetup,
   "uring_sqe.h": uringSqe,
+  "uring_submit.h": uringSubmit,
   "wake.h": wake,
   "workers.h": workers,
   "workers_queue.h": workersQueue,
