@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import aio from "../../c/aio.c" with { type: "text" };
 import aioRoute from "../../c/aio_route.h" with { type: "text" };
+import aioSubmit from "../../c/aio_submit.h" with { type: "text" };
 import common from "../../c/common.h" with { type: "text" };
 import fileops from "../../c/fileops.h" with { type: "text" };
 import fsclass from "../../c/fsclass.h" with { type: "text" };
@@ -47,6 +48,7 @@ export const SOURCE_DIR = join(import.meta.dir, "..", "..", "c");
 export const SOURCES: Readonly<Record<string, string>> = {
   "aio.c": aio,
   "aio_route.h": aioRoute,
+  "aio_submit.h": aioSubmit,
   "common.h": common,
   "fileops.h": fileops,
   "fsclass.h": fsclass,
