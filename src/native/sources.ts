@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import aio from "../../c/aio.c" with { type: "text" };
 import aioRoute from "../../c/aio_route.h" with { type: "text" };
+import aioSubmit from "../../c/aio_submit.h" with { type: "text" };
 import common from "../../c/common.h" with { type: "text" };
 import fileops from "../../c/fileops.h" with { type: "text" };
 import fsclass from "../../c/fsclass.h" with { type: "text" };
@@ -31,8 +32,11 @@ import uringChain from "../../c/uring_chain.h" with { type: "text" };
 import uringRoute from "../../c/uring_route.h" with { type: "text" };
 import uringSetup from "../../c/uring_setup.h" with { type: "text" };
 import uringSqe from "../../c/uring_sqe.h" with { type: "text" };
+import uringSubmit from "../../c/uring_submit.h" with { type: "text" };
 import wake from "../../c/wake.h" with { type: "text" };
 import workers from "../../c/workers.h" with { type: "text" };
+import workersQueue from "../../c/workers_queue.h" with { type: "text" };
+import workersThreads from "../../c/workers_threads.h" with { type: "text" };
 
 /** Where the sources are in a checkout or an installed package (in a bundle it names nothing useful). */
 export const SOURCE_DIR = join(import.meta.dir, "..", "..", "c");
@@ -44,6 +48,7 @@ export const SOURCE_DIR = join(import.meta.dir, "..", "..", "c");
 export const SOURCES: Readonly<Record<string, string>> = {
   "aio.c": aio,
   "aio_route.h": aioRoute,
+  "aio_submit.h": aioSubmit,
   "common.h": common,
   "fileops.h": fileops,
   "fsclass.h": fsclass,
@@ -63,8 +68,11 @@ export const SOURCES: Readonly<Record<string, string>> = {
   "uring_route.h": uringRoute,
   "uring_setup.h": uringSetup,
   "uring_sqe.h": uringSqe,
+  "uring_submit.h": uringSubmit,
   "wake.h": wake,
   "workers.h": workers,
+  "workers_queue.h": workersQueue,
+  "workers_threads.h": workersThreads,
 };
 
 /** Flags for the shared object; -Werror is added only by build.ts, never on a user's compiler. */
