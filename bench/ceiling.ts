@@ -98,10 +98,15 @@ export interface CeilingReadsResult {
   p99?: number;
 }
 
+/** The command line of one ceiling-reads.c run (prepareCeilings first). */
+export function ceilingReadsArgv(job: CeilingReadsJob): string[] {
+  const flags = [...(job.direct ? ["direct"] : []), ...(job.latency ? ["latency"] : [])];
+  return [binary("ceiling-reads"), job.file, String(job.block), String(job.depth), String(job.seconds), ...flags];
+}
+
 /** One run of ceiling-reads.c: random reads of the workload's sequence, `depth` in flight. */
 export function runCeilingReads(job: CeilingReadsJob): Promise<Outcome<CeilingReadsResult>> {
-  const flags = [...(job.direct ? ["direct"] : []), ...(job.latency ? ["latency"] : [])];
-  return runJsonLine([binary("ceiling-reads"), job.file, String(job.block), String(job.depth), String(job.seconds), ...flags]);
+  return runJsonLine(ceilingReadsArgv(job));
 }
 
 export interface CeilingFilesJob {
