@@ -18,7 +18,7 @@
  */
 import { ptr } from "bun:ffi";
 import { OP_READ, type Backend } from "./backends/backend.ts";
-import { AbortError, internalFailure, invalidArgType } from "./errors.ts";
+import { internalFailure, type AbortError } from "./errors.ts";
 import { AbortWatch, Cancels } from "./scheduler/aborts.ts";
 import { Descriptors } from "./scheduler/descriptors.ts";
 import { kindOf, RETRY } from "./scheduler/kinds.ts";
@@ -65,6 +65,8 @@ export class Scheduler {
     () => this.#inFlight === 0 && !this.#flushScheduled,
   );
   readonly #reaper: Reaper;
+  readonly #reapedOps: Operation[] = [];
+  readonly #reapedResults: number[] = [];
   readonly #lifetime: Lifetime;
 
   constructor(backend: Backend) {
@@ -217,7 +219,7 @@ export class Scheduler {
 
   /** Queues op for this tick's flush, or settles it at once when its signal has fired. */
   #admit(op: Operation): void {
-    const refused = op.signal && this.#watchSignal(op);
+    const refused = op.signal && this.#aborts.admit(op);
     if (refused) {
       op.state = SETTLED;
       op.reject(refused);
@@ -227,18 +229,6 @@ export class Scheduler {
     this.#queue.push(op);
     this.#queued++;
     this.#scheduleFlush();
-  }
-
-  /** Starts watching op's signal; the error to reject with if it has fired or cannot be watched. */
-  #watchSignal(op: Operation): Error | undefined {
-    try {
-      if (op.signal!.aborted) return new AbortError(undefined, { cause: op.signal!.reason });
-      this.#aborts.watch(op);
-      return undefined;
-    } catch (error) {
-      const refused = invalidArgType("options.signal", "an AbortSignal whose listeners can be added", op.signal);
-      return Object.assign(refused, { cause: error });
-    }
   }
 
   /**
@@ -318,13 +308,17 @@ export class Scheduler {
   /** Reaps every ready completion, commits them all, then settles their promises. */
   #reapReady(): number {
     if (this.#inFlight === 0) return 0;
-    const ops: Operation[] = [];
-    const results: number[] = [];
+    // Reused from pump to pump, emptied first (a throw may have left the last batch in them): settling never
+    // reaps (promise reactions run later, follow-ups are only queued).
+    const ops = this.#reapedOps;
+    const results = this.#reapedResults;
+    ops.length = 0;
+    results.length = 0;
     const count = this.#reaper.takeReady(ops, results);
     this.#inFlight -= count;
     this.#completed += count;
-    for (let i = 0; i < ops.length; i++) this.#settleReaped(ops[i]!, results[i]!);
-    return ops.length;
+    for (let i = 0; i < count; i++) this.#settleReaped(ops[i]!, results[i]!);
+    return count;
   }
 
   /** Settles a reaped op (its kind decodes the result); its memory is released whatever happens. */

@@ -4,7 +4,7 @@
  * O(N²) in all; here watching, unwatching and aborting are O(1) per operation.
  */
 import type { Backend } from "../backends/backend.ts";
-import { abortErrors, type AbortError } from "../errors.ts";
+import { AbortError, abortErrors, invalidArgType } from "../errors.ts";
 import type { AbortSignalLike } from "../validate.ts";
 import type { Operation } from "./operation.ts";
 
@@ -19,6 +19,18 @@ export class AbortWatch {
 
   /** `onAbort` is called for every watched operation of a signal that fires, with its own AbortError. */
   constructor(private readonly onAbort: (op: Operation, error: AbortError) => void) {}
+
+  /** Starts watching op.signal for op; the error to reject op with if its signal has fired or cannot be watched. */
+  admit(op: Operation): Error | undefined {
+    try {
+      if (op.signal!.aborted) return new AbortError(undefined, { cause: op.signal!.reason });
+      this.watch(op);
+      return undefined;
+    } catch (error) {
+      const refused = invalidArgType("options.signal", "an AbortSignal whose listeners can be added", op.signal);
+      return Object.assign(refused, { cause: error });
+    }
+  }
 
   /** Starts watching op.signal for op. Throws what the signal's addEventListener throws (a hostile signal-like object). */
   watch(op: Operation): void {

@@ -108,7 +108,8 @@ export class Descriptors {
 
   #compact(): void {
     if (this.#head === this.#parked.length) {
-      this.#parked = [];
+      // In place: this runs on every pump that leaves nothing in flight, usually with nothing parked.
+      this.#parked.length = 0;
       this.#head = 0;
     } else if (this.#head > 1024 && this.#head * 2 > this.#parked.length) {
       this.#parked = this.#parked.slice(this.#head);
