@@ -21,7 +21,7 @@ import { OP_READ, type Backend } from "./backends/backend.ts";
 import { internalFailure, type AbortError } from "./errors.ts";
 import { AbortWatch, Cancels } from "./scheduler/aborts.ts";
 import { Descriptors } from "./scheduler/descriptors.ts";
-import { kindOf, RETRY } from "./scheduler/kinds.ts";
+import { closeOf, kindOf, RETRY } from "./scheduler/kinds.ts";
 import { releaseMemory } from "./scheduler/memory.ts";
 import { ABANDONED, IN_FLIGHT, Operation, QUEUED, SETTLED } from "./scheduler/operation.ts";
 import { OpQueue, SlotTable } from "./scheduler/slots.ts";
@@ -55,6 +55,7 @@ export class Scheduler {
   #submitted = 0;
   #completed = 0;
   #flushScheduled = false;
+  #pumping = false;
   /** Non-null address for zero-length operations, which the kernel never dereferences. */
   readonly #submitter: Submitter;
   readonly #emptyBuffer = Buffer.alloc(8);
@@ -91,7 +92,26 @@ export class Scheduler {
 
   /** The lifetime, its idle test made here rather than in the constructor (see there). */
   #newLifetime(): Lifetime {
-    return new Lifetime(this, this.#backend, () => this.#queued === 0 && this.#inFlight === 0 && !this.#flushScheduled);
+    // Never idle mid-pump: a hostile signal's removeEventListener (run as an op settles) may call close().
+    return new Lifetime(
+      this,
+      this.#backend,
+      () => this.#queued === 0 && this.#inFlight === 0 && !this.#flushScheduled && !this.#pumping,
+      () => this.#closeFilesLeft(),
+    );
+  }
+
+  /**
+   * close()'s last step before the backend goes: the descriptors of Files still open
+   * here are caio's, so they are given back (a File's own close() then finds nothing
+   * to do). True when it queued closes; the pump that settles them comes back here.
+   */
+  #closeFilesLeft(): boolean {
+    const fds = this.#descriptors.ofFiles;
+    if (fds.size === 0) return false;
+    for (const fd of fds) void this.#add(closeOf(fd, 0));
+    fds.clear();
+    return true;
   }
 
   /** The submitter, over closures made here rather than in the constructor (see there). */
@@ -219,15 +239,18 @@ export class Scheduler {
 
   /** Queues op for this tick's flush, or settles it at once when its signal has fired. */
   #admit(op: Operation): void {
+    // Counted as queued before the signal's getters run: one that calls close() must not free the backend under op.
+    this.#queued++;
     const refused = op.signal && this.#aborts.admit(op);
     if (refused) {
+      this.#queued--;
       op.state = SETTLED;
       op.reject(refused);
+      this.#lifetime.finishCloseIfIdle();
       return;
     }
     this.#descriptors.track(op, kindOf(op));
     this.#queue.push(op);
-    this.#queued++;
     this.#scheduleFlush();
   }
 
@@ -257,6 +280,7 @@ export class Scheduler {
 
   /** Cancel, submit what fits, reap what is ready, and repeat while reaping frees slots for queued work. */
   #pump(): void {
+    this.#pumping = true;
     try {
       for (;;) {
         if (this.#cancels.pending) this.#cancels.send(this.#backend, (op) => op.state === ABANDONED && this.#slots.holds(op));
@@ -269,6 +293,7 @@ export class Scheduler {
         if (reaped === 0 && (!progressed || this.#slots.free === 0)) break;
       }
     } finally {
+      this.#pumping = false;
       this.#lifetime.setBusy(this.#inFlight > 0);
       if (this.#inFlight === 0) this.#descriptors.whenIdle();
       this.#lifetime.finishCloseIfIdle();
@@ -308,8 +333,8 @@ export class Scheduler {
   /** Reaps every ready completion, commits them all, then settles their promises. */
   #reapReady(): number {
     if (this.#inFlight === 0) return 0;
-    // Reused from pump to pump, emptied first (a throw may have left the last batch in them): settling never
-    // reaps (promise reactions run later, follow-ups are only queued).
+    // Reused from pump to pump (settling never reaps: reactions run later, follow-ups are only queued), and
+    // emptied after, so a settled batch is not kept alive; and before, in case a throw skipped that.
     const ops = this.#reapedOps;
     const results = this.#reapedResults;
     ops.length = 0;
@@ -318,6 +343,8 @@ export class Scheduler {
     this.#inFlight -= count;
     this.#completed += count;
     for (let i = 0; i < count; i++) this.#settleReaped(ops[i]!, results[i]!);
+    ops.length = 0;
+    results.length = 0;
     return count;
   }
 

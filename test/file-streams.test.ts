@@ -1,8 +1,9 @@
 /** File's web streams (issue 17): readable() with BYOB and cancel, writable() with backpressure, failure and abort, on every backend. */
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import type { BackendName, File } from "../src/index.ts";
-import { backends, recordBytes, reportSkip, withFile } from "./helpers.ts";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Context, open, type BackendName, type File } from "../src/index.ts";
+import { backends, recordBytes, reportSkip, tempDir, withFile } from "./helpers.ts";
 
 describe.each(backends.map((b) => [b.name, b] as const))("%s backend File streams", (name, backend) => {
   reportSkip(backend);
@@ -171,5 +172,32 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File stream
       expect(size % 4096).toBe(0);
       expect(size).toBeLessThanOrEqual(16 * 4096);
     });
+  });
+
+  it("a stream or iterator keeps its File, so the File's collection never closes the descriptor under it", async () => {
+    using dir = tempDir();
+    const mine = join(dir, "mine");
+    const other = join(dir, "other");
+    writeFileSync(mine, Buffer.alloc(256 * 1024, "m"));
+    writeFileSync(other, Buffer.alloc(256 * 1024, "o"));
+    await using ctx = new Context({ backend: name as BackendName });
+    // Made in a function of their own, so nothing but the stream and the iterator refers to the Files.
+    const start = async () => {
+      const stream = (await open(mine, "r", { context: ctx })).readable({ chunkSize: 4096 }).getReader();
+      const iterator = (await open(mine, "r", { context: ctx })).chunks({ chunkSize: 4096, readAhead: 1 })[Symbol.asyncIterator]();
+      return { stream, iterator, first: [(await stream.read()).value![0], (await iterator.next()).value![0]] };
+    };
+    const { stream, iterator, first } = await start();
+    for (let i = 0; i < 5; i++) {
+      Bun.gc(true);
+      await Bun.sleep(10);
+    }
+    // Had a File been collected, its number would be free and these opens could take it.
+    const others = [await open(other, "r", { context: ctx }), await open(other, "r", { context: ctx })];
+    const seen = new Set<string>(first.map((byte) => String.fromCharCode(byte!)));
+    for (let r = await stream.read(); !r.done; r = await stream.read()) seen.add(String.fromCharCode(r.value[0]!));
+    for (let r = await iterator.next(); !r.done; r = await iterator.next()) seen.add(String.fromCharCode(r.value[0]!));
+    for (const file of others) await file.close();
+    expect([...seen]).toEqual(["m"]);
   });
 });

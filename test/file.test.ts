@@ -1,8 +1,8 @@
 /** File (issue 17): positions as aiofile keeps them, whole-file reads, chunks, lines and closed-file errors, on every backend. */
 import { describe, expect, test } from "bun:test";
-import { appendFileSync, readFileSync, truncateSync } from "node:fs";
+import { appendFileSync, closeSync, fstatSync, openSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { defaultContext, File, open, type BackendName } from "../src/index.ts";
+import { Context, defaultContext, File, open, type BackendName } from "../src/index.ts";
 import { backends, reportSkip, tempDir, withFile } from "./helpers.ts";
 
 async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
@@ -240,6 +240,41 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend File", (nam
       expect(read).toMatchObject({ code: "EBADF", syscall: "read" });
       expect((read as Error).message).not.toBe("file closed");
       expect(bad).toEqual(["ERR_OUT_OF_RANGE", "ERR_OUT_OF_RANGE", "ERR_INVALID_ARG_TYPE", "ERR_OUT_OF_RANGE", "ERR_OUT_OF_RANGE", "ERR_INVALID_ARG_VALUE"]);
+    });
+  });
+
+  it("a Context's close() gives back the descriptors of Files still open on it, after their reads; their close() then resolves and closes nothing else", async () => {
+    using dir = tempDir();
+    const path = join(dir, "data");
+    writeFileSync(path, "0123456789");
+    const ctx = new Context({ backend: name as BackendName });
+    const files = [await open(path, "r", { context: ctx }), await open(path, "r", { context: ctx })];
+    const inode = fstatSync(files[0]!.fd).ino;
+    const reading = files[0]!.readAt(4, 2);
+    await ctx.close();
+    const stillOurs = (fd: number) => {
+      try {
+        return fstatSync(fd).ino === inode;
+      } catch {
+        return false; // EBADF: given back
+      }
+    };
+    const afterClose = files.map((file) => stillOurs(file.fd));
+    // A descriptor opened now may take one of their numbers: the Files' own close() must leave it alone.
+    const newcomer = openSync(join(dir, "other"), "w");
+    const closes = await Promise.allSettled(files.map((file) => file.close()));
+    let newcomerOpen = true;
+    try {
+      fstatSync(newcomer);
+    } catch {
+      newcomerOpen = false;
+    }
+    closeSync(newcomer);
+    expect({ read: String(await reading), afterClose, closes: closes.map((c) => c.status), newcomerOpen }).toEqual({
+      read: "2345",
+      afterClose: [false, false],
+      closes: ["fulfilled", "fulfilled"],
+      newcomerOpen: true,
     });
   });
 });

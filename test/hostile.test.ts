@@ -841,6 +841,23 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend: hostile ar
     expect(await settles(ctx.close())).toBe(true);
   });
 
+  it("a signal whose getters or listener removal call close() cannot free the context under its operation: the read completes, then close() resolves", async () => {
+    using file = tempFile("0123456789abcdef");
+    const ctx = open();
+    let closing: Promise<void> | undefined;
+    const closeOnce = () => (closing ??= ctx.close());
+    const closesOnRead = { get aborted() { closeOnce(); return false; }, addEventListener() {}, removeEventListener() {} };
+    const read = await outcomes([ctx.read(4, file.fd, 0, { signal: closesOnRead })]);
+    expect({ read: read[0]!.status === "fulfilled" && String(read[0]!.value), closed: await settles(closing!) }).toEqual({ read: "0123", closed: true });
+
+    // Removal runs while the op settles, inside the pump that reaped it.
+    const other = open();
+    let otherClosing: Promise<void> | undefined;
+    const closesOnRemoval = { aborted: false, addEventListener() {}, removeEventListener() { otherClosing ??= other.close(); } };
+    const reads = await outcomes([other.read(4, file.fd, 4, { signal: closesOnRemoval }), other.read(4, file.fd, 8, { signal: closesOnRemoval })]);
+    expect({ reads: reads.map((r) => r.status === "fulfilled" && String(r.value)), closed: await settles(otherClosing!) }).toEqual({ reads: ["4567", "89ab"], closed: true });
+  });
+
   // ---------------------------------------------------------------- SharedArrayBuffers
 
   it("write accepts a raw SharedArrayBuffer payload, typed as such (no cast)", async () => {

@@ -21,6 +21,12 @@ export function fileClosed(syscall: string): Error & { code: string; errno: numb
 export class FileCore {
   /** Set by close(): every later call rejects with fileClosed. */
   closed = false;
+  /**
+   * The File this core belongs to. Streams and iterators hold only the core; through
+   * this they keep the File reachable, so its collection (which closes the descriptor)
+   * never comes while they still read from it.
+   */
+  owner: object | undefined = undefined;
   #pending = 0;
   #idle: (() => void) | undefined;
 

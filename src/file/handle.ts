@@ -48,7 +48,7 @@ type Data = string | ArrayBufferView | ArrayBufferLike;
 
 /** Backstop for a File dropped without close(): its descriptor still goes back, through its Context. */
 const dropped = new FinalizationRegistry<{ ctx: Context; fd: number }>(({ ctx, fd }) => {
-  if (!ctx.closing) ctx.closeFd(fd).catch(() => {});
+  if (!ctx.closing) fileOpsOf(ctx)?.closeFile(fd).catch(() => {});
 });
 
 let makeFile: (core: FileCore) => File;
@@ -66,6 +66,7 @@ export class File {
 
   private constructor(core: FileCore) {
     this.#core = core;
+    core.owner = this;
     dropped.register(this, { ctx: core.ctx, fd: core.fd }, this);
   }
 
@@ -287,7 +288,9 @@ export class File {
     core.closed = true;
     dropped.unregister(this);
     await core.idle();
-    await core.ctx.closeFd(core.fd);
+    // A closed or closing Context gives back its Files' descriptors itself (see Scheduler.#closeFilesLeft).
+    if (core.files) await core.files.closeFile(core.fd);
+    else await core.ctx.closeFd(core.fd);
   }
 
   /** The position for a call taking `length` bytes; the position moves past them. */

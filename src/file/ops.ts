@@ -221,6 +221,18 @@ export class FileOps {
     if (result < 0) throw systemError(result, "close");
   }
 
+  /**
+   * A File's close: waits for its operations, then gives fd back, unless it is no
+   * longer a File's (this context's close() gave it back, or a closeFd of the number
+   * did): then the number may already belong to someone else.
+   */
+  async closeFile(fd: number): Promise<void> {
+    await this.scheduler.drained(fd);
+    if (!this.scheduler.filesFds.delete(fd)) return;
+    const result = await this.scheduler.enqueueFile(OP_CLOSE, fd, 0, null, NO_OPTIONS);
+    if (result < 0) throw systemError(result, "close");
+  }
+
   async closeRaw(fd: number): Promise<number> {
     await this.scheduler.drained(fd);
     this.scheduler.filesFds.delete(fd); // before the CLOSE: its number may come back for another file

@@ -27,6 +27,8 @@ export class Lifetime {
     readonly backend: Backend,
     /** Nothing of the owner's is queued, in flight or about to be flushed. */
     readonly idle: () => boolean,
+    /** Last work before the backend is freed; true when it queued some (close() then waits for it too). */
+    readonly beforeFree: () => boolean,
   ) {}
 
   get closing(): boolean {
@@ -77,7 +79,7 @@ export class Lifetime {
   /** Frees the backend if close() was asked for and nothing is left to wait for. */
   finishCloseIfIdle(): void {
     if (!this.#closing || this.#closed) return;
-    if (this.#units > 0 || !this.idle()) return;
+    if (this.#units > 0 || !this.idle() || this.beforeFree()) return;
     this.#finalSubmitCalls = this.backend.submitCalls();
     this.#closed = true;
     this.backend.close();
