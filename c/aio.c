@@ -199,16 +199,6 @@ CAIO_EXPORT int caio_aio_submit(void *handle, const struct caio_op *ops, uint32_
 	return (int)consumed;
 }
 
-static uint32_t take_refused(struct aio_backend *b, struct caio_done *out, uint32_t max)
-{
-	uint32_t n = b->refused_count < max ? b->refused_count : max;
-
-	memcpy(out, b->refused, n * sizeof(*out));
-	memmove(b->refused, b->refused + n, (b->refused_count - n) * sizeof(*out));
-	b->refused_count -= n;
-	return n;
-}
-
 /*
  * Copies up to `max` completions into out[] without blocking. Returns the count
  * (0 when none are ready) or -errno.
@@ -216,7 +206,7 @@ static uint32_t take_refused(struct aio_backend *b, struct caio_done *out, uint3
 CAIO_EXPORT int caio_aio_reap(void *handle, struct caio_done *out, uint32_t max)
 {
 	struct aio_backend *b = handle;
-	uint32_t n = take_refused(b, out, max);
+	uint32_t n = early_take(b->refused, &b->refused_count, out, max);
 	long got;
 
 	if (n < max && b->pool.started > 0)

@@ -63,9 +63,7 @@ static int validate_ops(const struct aio_backend *b, const struct caio_op *ops, 
 
 static void complete_early(struct aio_backend *b, uint32_t user_data, int32_t res)
 {
-	b->refused[b->refused_count].user_data = user_data;
-	b->refused[b->refused_count].res = res;
-	b->refused_count++;
+	early_push(b->refused, &b->refused_count, user_data, res);
 }
 
 /*

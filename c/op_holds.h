@@ -10,6 +10,7 @@
 #define CAIO_OP_HOLDS_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "common.h"
 #include "fileops.h"
@@ -62,6 +63,29 @@ static void held_release(struct caio_mem_block **held, uint32_t slot)
 		caio_mem_unhold(held[slot]);
 		held[slot] = NULL;
 	}
+}
+
+/*
+ * Completions a submitting call made itself (an op refused at submit, or run there
+ * synchronously), queued[0..*count) in order for the next reap to hand out first.
+ */
+static __attribute__((unused)) void early_push(struct caio_done *queued, uint32_t *count, uint32_t user_data, int32_t res)
+{
+	queued[*count].user_data = user_data;
+	queued[*count].res = res;
+	(*count)++;
+}
+
+/* Moves up to `max` of queued[0..*count) into out[], oldest first; returns how many. */
+static __attribute__((unused)) uint32_t early_take(struct caio_done *queued, uint32_t *count, struct caio_done *out,
+						   uint32_t max)
+{
+	uint32_t n = *count < max ? *count : max;
+
+	memcpy(out, queued, n * sizeof(*out));
+	memmove(queued, queued + n, (*count - n) * sizeof(*out));
+	*count -= n;
+	return n;
 }
 
 /* Releases the holds of the ops whose completions are out[0..n). */

@@ -213,16 +213,6 @@ static uint32_t drain_cq(struct uring_backend *b, struct caio_done *out, uint32_
 	return n;
 }
 
-static uint32_t take_refused(struct uring_backend *b, struct caio_done *out, uint32_t max)
-{
-	uint32_t n = b->refused_count < max ? b->refused_count : max;
-
-	memcpy(out, b->refused, n * sizeof(*out));
-	memmove(b->refused, b->refused + n, (b->refused_count - n) * sizeof(*out));
-	b->refused_count -= n;
-	return n;
-}
-
 /*
  * Copies up to `max` completions into out[] without blocking. Returns the count
  * (0 when none are ready) or -errno.
@@ -230,7 +220,7 @@ static uint32_t take_refused(struct uring_backend *b, struct caio_done *out, uin
 CAIO_EXPORT int caio_uring_reap(void *handle, struct caio_done *out, uint32_t max)
 {
 	struct uring_backend *b = handle;
-	uint32_t n = take_refused(b, out, max);
+	uint32_t n = early_take(b->refused, &b->refused_count, out, max);
 
 	n += drain_cq(b, out + n, max - n);
 	if (n < max && ring_needs_flush(&b->ring)) {

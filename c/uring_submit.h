@@ -117,9 +117,7 @@ static uint32_t ring_op_index(struct uring_backend *b, const struct caio_op *ops
 /* Queues a completion made by the submitting call; the next reap hands it out. */
 static void complete_early(struct uring_backend *b, uint32_t slot, int32_t res)
 {
-	b->refused[b->refused_count].user_data = slot;
-	b->refused[b->refused_count].res = res;
-	b->refused_count++;
+	early_push(b->refused, &b->refused_count, slot, res);
 }
 
 /*
