@@ -11,6 +11,11 @@
  *   that a result keeps only its own bytes alive);
  * - one more operation record (the most that pooling caio's records could save).
  *
+ * W3 (one cached read at a time) is taken apart the same way, by p50 of each awaited
+ * read: the C ceiling; caio's native path alone (the record staged, submitted and
+ * reaped through the backend, no scheduler); the scheduler's own round trip on top of
+ * it (Scheduler.enqueue awaited); and File.readInto, the public call.
+ *
  * Contenders interleave run by run in one process (the ceiling as a subprocess);
  * prints medians of `runs` runs of `seconds` each.
  *
@@ -18,11 +23,18 @@
  */
 import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { allocAligned, Context } from "../src/index.ts";
+import { ptr } from "bun:ffi";
+import { OP_READ, STAGE_WORDS } from "../src/backends/backend.ts";
+import { DEFAULT_AVOIDED_SETUP_FLAGS, openUringBackend } from "../src/backends/uring.ts";
+import { allocAligned, Context, open } from "../src/index.ts";
+import { Scheduler } from "../src/scheduler.ts";
+import { OP_F_NATIVE, OP_F_OWNED } from "../src/scheduler/memory.ts";
 import { Operation } from "../src/scheduler/operation.ts";
+import { NO_OPTIONS, toOwnView } from "../src/validate.ts";
+import type { OwnView } from "../src/views.ts";
 import { ceilingReadsArgv, prepareCeilings } from "./ceiling.ts";
 import { prepareFiles, warmPageCache } from "./files.ts";
-import { randomBlocks, randomReads } from "./shared/loops.mjs";
+import { randomBlocks, randomReads, readLatencies, type ReadFn } from "./shared/loops.mjs";
 import { median } from "./stats.ts";
 
 const runs = Number(process.argv[2] ?? 5);
@@ -113,8 +125,84 @@ const contenders: Record<string, () => Promise<Sample | string>> = {
   "caio readMany (64 per call)": readManySample,
 };
 
+/** W3 latency rows: p50 of each awaited read, in nanoseconds. */
+type LatencyRow = () => Promise<number | string>;
+
+async function ceilingLatency(): Promise<number | string> {
+  const child = Bun.spawn(ceilingReadsArgv({ file: files.readPath, block: BLOCK, depth: 1, seconds, direct: false, latency: true }), { stdout: "pipe" });
+  const [out, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+  if (code !== 0) return `ceiling-reads exited with ${code}`;
+  return (JSON.parse(out.trim().split("\n").at(-1)!) as { p50: number }).p50;
+}
+
+/** The backend driven by hand: one record staged (flagged like a File's read into caio's memory), submitted, reaped. */
+async function nativePathLatency(): Promise<number> {
+  const fd = openSync(files.readPath, "r");
+  const backend = openUringBackend(4, DEFAULT_AVOIDED_SETUP_FLAGS, {});
+  const read = (buffer: Buffer, offset: number): number => {
+    const address = ptr(buffer);
+    const stage = backend.stage;
+    stage.fill(0, 0, STAGE_WORDS);
+    stage[0] = address >>> 0;
+    stage[1] = Math.floor(address / 2 ** 32);
+    stage[2] = offset >>> 0;
+    stage[3] = Math.floor(offset / 2 ** 32);
+    stage[4] = BLOCK;
+    stage[5] = fd;
+    stage[7] = OP_READ | OP_F_NATIVE | OP_F_OWNED;
+    if (backend.submit(1) !== 1) throw new Error("the backend did not take the read");
+    while (backend.reap() === 0);
+    return backend.done[1]!;
+  };
+  // The loop awaits the number itself: one microtask, no promise made.
+  const { p50 } = await readLatencies(read as unknown as ReadFn, { seconds, fileBytes: files.bytes, block: BLOCK, allocate: allocAligned });
+  backend.close();
+  closeSync(fd);
+  return p50;
+}
+
+/** Scheduler.enqueue awaited, on a descriptor marked as a File's (looked at once, as File.readInto's is). */
+async function schedulerLatency(): Promise<number> {
+  const fd = openSync(files.readPath, "r");
+  const scheduler = new Scheduler(openUringBackend(DEPTH, DEFAULT_AVOIDED_SETUP_FLAGS, {}));
+  scheduler.filesFds.add(fd);
+  const views = new WeakMap<Buffer, OwnView>();
+  const read = (buffer: Buffer, offset: number) => {
+    let own = views.get(buffer);
+    if (!own) views.set(buffer, (own = toOwnView("buffer", buffer) as OwnView));
+    return scheduler.enqueue(OP_READ, fd, offset, own, NO_OPTIONS);
+  };
+  const { p50 } = await readLatencies(read, { seconds, fileBytes: files.bytes, block: BLOCK, allocate: allocAligned });
+  scheduler.filesFds.delete(fd);
+  await scheduler.close();
+  closeSync(fd);
+  return p50;
+}
+
+async function fileLatency(): Promise<number> {
+  await using ctx = new Context({ backend: "uring", maxRequests: DEPTH });
+  await using file = await open(files.readPath, "r", { context: ctx });
+  const { p50 } = await readLatencies((buffer: Buffer, offset: number) => file.readInto(buffer, offset), {
+    seconds,
+    fileBytes: files.bytes,
+    block: BLOCK,
+    allocate: allocAligned,
+  });
+  return p50;
+}
+
+const latencyRows: Record<string, LatencyRow> = {
+  "C io_uring ceiling": ceilingLatency,
+  "caio native path alone (backend submit + reap, no scheduler)": nativePathLatency,
+  "caio scheduler round trip (Scheduler.enqueue awaited)": schedulerLatency,
+  "caio File.readInto": fileLatency,
+};
+
 const skipped = prepareCeilings(dataDir);
-if (skipped) delete contenders["C io_uring ceiling"];
+if (skipped) {
+  delete contenders["C io_uring ceiling"];
+  delete latencyRows["C io_uring ceiling"];
+}
 warmPageCache(files.readPath);
 
 const samples: Record<string, Sample[]> = {};
@@ -148,3 +236,27 @@ for (const name of names) {
   console.log(`| ${name} | ${(iops / 1000).toFixed(1)}K | ${ofInto} | ${ofC} | ${mid(rows, "user").toFixed(2)} | ${mid(rows, "system").toFixed(2)} |`);
 }
 void kept;
+
+const latencies: Record<string, number[]> = {};
+const latencyNames = Object.keys(latencyRows);
+for (let run = 0; run < runs; run++) {
+  for (let k = 0; k < latencyNames.length; k++) {
+    const name = latencyNames[(k + run) % latencyNames.length]!;
+    const p50 = await latencyRows[name]!();
+    if (typeof p50 === "string") failures[name] = p50;
+    else (latencies[name] ??= []).push(p50);
+  }
+}
+const ceilingP50 = latencies["C io_uring ceiling"] ? median(latencies["C io_uring ceiling"]) : undefined;
+console.log(`\nW3 (one cached 4 KiB read at a time, uring), p50 of each awaited read, medians of ${runs} runs of ${seconds} s\n`);
+console.log("| contender | p50 µs | × C ceiling |");
+console.log("|---|---:|---:|");
+for (const name of latencyNames) {
+  const rows = latencies[name];
+  if (!rows) {
+    console.log(`| ${name} | skipped: ${failures[name] ?? "no sample"} | |`);
+    continue;
+  }
+  const p50 = median(rows);
+  console.log(`| ${name} | ${(p50 / 1000).toFixed(2)} | ${ceilingP50 ? `${(p50 / ceilingP50).toFixed(2)}×` : "–"} |`);
+}
