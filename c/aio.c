@@ -184,6 +184,7 @@ CAIO_EXPORT int caio_aio_submit(void *handle, const struct caio_op *ops, uint32_
 	if (n > b->capacity || validate_ops(b, ops, n) < 0)
 		return -EINVAL;
 	hold_batch(b, ops, n);
+	wake_follow(&b->wake);
 	fd_memo_reset(&b->memo);
 	pending = prepare(b, b->staged, n);
 	queued = submit_batch(b, pending);

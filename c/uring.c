@@ -163,6 +163,7 @@ CAIO_EXPORT int caio_uring_submit(void *handle, const struct caio_op *ops, uint3
 	if (n > b->capacity || validate_ops(b, ops, n) < 0)
 		return -EINVAL;
 	hold_batch(b, ops, n);
+	wake_follow(&b->wake);
 	fd_memo_reset(&b->memo);
 	chains_new_batch(&b->chains);
 	ring_mute_eventfd(&b->ring, 1);

@@ -5,12 +5,23 @@
  * a socket Bun cannot use falls back to polling instead of hanging.
  */
 import { describe, expect, test } from "bun:test";
-import { closeSync, constants, openSync, readlinkSync, writeFileSync } from "node:fs";
+import { closeSync, constants, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { WakeSocket } from "../src/backends/wake.ts";
 import { allocAligned, Context, type BackendName } from "../src/index.ts";
 import { backends, namedThreads, namedThreadsAfterJoin, openDescriptors, repoRoot, reportSkip, runBun, SLOWDOWN, tempDir } from "./helpers.ts";
 import { runWakeSoak, writeIndexedFile } from "./support/wake.ts";
+
+/** Thread ids of this process named `name`. */
+function threadIds(name: string): string[] {
+  return readdirSync("/proc/self/task").filter((tid) => {
+    try {
+      return readFileSync(`/proc/self/task/${tid}/comm`, "utf8").trim() === name;
+    } catch {
+      return false; // the thread ended meanwhile
+    }
+  });
+}
 
 /** Backends that start a relay thread for the kernel's eventfd. */
 const RELAYED: readonly BackendName[] = ["uring", "linux"];
@@ -51,6 +62,31 @@ describe.each(backends.map((b) => [b.name, b] as const))("%s backend wake path",
       closeSync(fd);
     }
   });
+
+  const multiCpu = (readFileSync("/proc/self/status", "utf8").match(/^Cpus_allowed_list:\s*(\S+)/m)?.[1] ?? "0").match(/[-,]/) !== null;
+  if (!multiCpu) console.log(`[skip] ${name}: the relay's CPU: this process may run on one CPU only`);
+  // The thread pool's workers write the socket themselves: no relay, so the test does not apply.
+  if (RELAYED.includes(name as BackendName))
+    test.skipIf(!backend.available || !multiCpu)(
+    "the relay thread moves to the CPU the JavaScript thread submits from once it has relayed a completion",
+    async () => {
+      using dir = tempDir();
+      const path = join(dir, "indexed");
+      writeIndexedFile(path);
+      const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECT);
+      const before = new Set(threadIds("caio-wake"));
+      try {
+        await using ctx = new Context({ backend: name as BackendName, maxRequests: 8 });
+        // One at a time from a device: each completes after its submitting call, through the relay.
+        for (let i = 0; i < 32; i++) expect(await ctx.readInto(allocAligned(4096), fd, i * 4096)).toBe(4096);
+        const relay = threadIds("caio-wake").filter((tid) => !before.has(tid));
+        const allowed = relay.map((tid) => readFileSync(`/proc/self/task/${tid}/status`, "utf8").match(/^Cpus_allowed_list:\s*(\S+)/m)?.[1]);
+        expect({ relays: relay.length, oneCpu: allowed.every((list) => list !== undefined && /^\d+$/.test(list)) }).toEqual({ relays: 1, oneCpu: true });
+      } finally {
+        closeSync(fd);
+      }
+    },
+  );
 
   test.skipIf(!backend.available)("out of descriptors: new Context throws EMFILE as a system error and leaks nothing", async () => {
     using dir = tempDir();
