@@ -205,18 +205,25 @@ if (skipped) {
 }
 warmPageCache(files.readPath);
 
-const samples: Record<string, Sample[]> = {};
 const failures: Record<string, string> = {};
-const names = Object.keys(contenders);
-for (let run = 0; run < runs; run++) {
-  // Each run starts one contender later, so none always runs first after another's garbage.
-  for (let k = 0; k < names.length; k++) {
-    const name = names[(k + run) % names.length]!;
-    const sample = await contenders[name]!();
-    if (typeof sample === "string") failures[name] = sample;
-    else (samples[name] ??= []).push(sample);
+
+/** Runs every row `runs` times, interleaved; each run starts one row later, so none always runs first after another's garbage. */
+async function interleaved<T>(rows: Record<string, () => Promise<T | string>>): Promise<Record<string, T[]>> {
+  const out: Record<string, T[]> = {};
+  const names = Object.keys(rows);
+  for (let run = 0; run < runs; run++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + run) % names.length]!;
+      const sample = await rows[name]!();
+      if (typeof sample === "string") failures[name] = sample;
+      else (out[name] ??= []).push(sample);
+    }
   }
+  return out;
 }
+
+const samples = await interleaved(contenders);
+const names = Object.keys(contenders);
 
 const base = samples["caio readInto"]!;
 const ceiling = samples["C io_uring ceiling"];
@@ -237,16 +244,8 @@ for (const name of names) {
 }
 void kept;
 
-const latencies: Record<string, number[]> = {};
+const latencies = await interleaved(latencyRows);
 const latencyNames = Object.keys(latencyRows);
-for (let run = 0; run < runs; run++) {
-  for (let k = 0; k < latencyNames.length; k++) {
-    const name = latencyNames[(k + run) % latencyNames.length]!;
-    const p50 = await latencyRows[name]!();
-    if (typeof p50 === "string") failures[name] = p50;
-    else (latencies[name] ??= []).push(p50);
-  }
-}
 const ceilingP50 = latencies["C io_uring ceiling"] ? median(latencies["C io_uring ceiling"]) : undefined;
 console.log(`\nW3 (one cached 4 KiB read at a time, uring), p50 of each awaited read, medians of ${runs} runs of ${seconds} s\n`);
 console.log("| contender | p50 µs | × C ceiling |");
