@@ -19,6 +19,7 @@ import fsclass from "../../c/fsclass.h" with { type: "text" };
 import memoryC from "../../c/memory.c" with { type: "text" };
 import memoryCache from "../../c/memory_cache.h" with { type: "text" };
 import memoryH from "../../c/memory.h" with { type: "text" };
+import memoryHolds from "../../c/memory_holds.h" with { type: "text" };
 import memoryIndex from "../../c/memory_index.h" with { type: "text" };
 import opHolds from "../../c/op_holds.h" with { type: "text" };
 import opRun from "../../c/op_run.h" with { type: "text" };
@@ -55,6 +56,7 @@ export const SOURCES: Readonly<Record<string, string>> = {
   "memory.c": memoryC,
   "memory_cache.h": memoryCache,
   "memory.h": memoryH,
+  "memory_holds.h": memoryHolds,
   "memory_index.h": memoryIndex,
   "op_holds.h": opHolds,
   "op_run.h": opRun,
