@@ -17,13 +17,14 @@
  * of the batch goes on, and the context never wedges.
  */
 import { ptr } from "bun:ffi";
-import { OP_READ, type Backend } from "./backends/backend.ts";
+import type { Backend } from "./backends/backend.ts";
 import { internalFailure, type AbortError } from "./errors.ts";
 import { AbortWatch, Cancels } from "./scheduler/aborts.ts";
 import { Descriptors } from "./scheduler/descriptors.ts";
 import { closeOf, kindOf, RETRY } from "./scheduler/kinds.ts";
 import { releaseMemory } from "./scheduler/memory.ts";
-import { ABANDONED, IN_FLIGHT, Operation, QUEUED, SETTLED } from "./scheduler/operation.ts";
+import { ABANDONED, IN_FLIGHT, QUEUED, SETTLED, type Operation } from "./scheduler/operation.ts";
+import { fileOp, freshReadOp, promiseFor, transferOp, vectorOp } from "./scheduler/records.ts";
 import { OpQueue, SlotTable } from "./scheduler/slots.ts";
 import { Submitter } from "./scheduler/submit.ts";
 import { Reaper } from "./scheduler/reap.ts";
@@ -34,15 +35,6 @@ import type { ParsedOptions } from "./validate.ts";
 import type { OwnView } from "./views.ts";
 
 export type { FileOpcode, Opcode, Stats, VectorOpcode } from "./scheduler/types.ts";
-
-/** The op whose promise is being made: one executor for every op's promise rather than a closure each. */
-let binding: Operation | null = null;
-
-function bindSettlers(resolve: (value: number) => void, reject: (reason: unknown) => void): void {
-  binding!.resolve = resolve as (value: number | Buffer) => void; // a Buffer only for enqueueRead's fresh reads
-  binding!.reject = reject;
-  binding = null;
-}
 
 export class Scheduler {
   readonly #backend: Backend;
@@ -158,9 +150,7 @@ export class Scheduler {
     options: ParsedOptions,
     privateView = false,
   ): Promise<number> {
-    const op = new Operation(opcode, fd, offset, view && view.bytes, view ? view.bytes.length : 0, options.priority, options.signal, privateView);
-    op.known = view;
-    return this.#add(op);
+    return this.#add(transferOp(opcode, fd, offset, view, options, privateView));
   }
 
   /**
@@ -168,18 +158,12 @@ export class Scheduler {
    * new Buffer of exactly the bytes read, or with the -errno (see enqueue).
    */
   enqueueRead(fd: number, offset: number, length: number, options: ParsedOptions): Promise<Buffer | number> {
-    const op = new Operation(OP_READ, fd, offset, null, length, options.priority, options.signal, true);
-    op.fresh = true;
-    return this.#add(op) as Promise<Buffer | number>;
+    return this.#add(freshReadOp(fd, offset, length, options)) as Promise<Buffer | number>;
   }
 
   /** enqueue() for readv/writev: the views are read or filled in order, as one operation. */
   enqueueVector(opcode: VectorOpcode, fd: number, offset: number, views: Uint8Array[], options: ParsedOptions): Promise<number> {
-    const op = new Operation(opcode, fd, offset, null, views.length, options.priority, options.signal);
-    op.views = views;
-    op.lengths = views.map((view) => view.length);
-    op.iov = new Uint32Array(views.length * 4);
-    return this.#add(op);
+    return this.#add(vectorOp(opcode, fd, offset, views, options));
   }
 
   /**
@@ -197,10 +181,7 @@ export class Scheduler {
     arg = 0,
     mode = 0,
   ): Promise<number> {
-    const op = new Operation(opcode, fd, offset, block, block ? block.length : 0, options.priority, options.signal, true);
-    op.arg = arg;
-    op.mode = mode;
-    return this.#add(op);
+    return this.#add(fileOp(opcode, fd, offset, block, options, arg, mode));
   }
 
   /** Runs `work` (several operations one after another) as one unit: close() waits until it settles. */
@@ -231,8 +212,7 @@ export class Scheduler {
   }
 
   #add(op: Operation): Promise<number> {
-    binding = op;
-    const promise = new Promise<number>(bindSettlers);
+    const promise = promiseFor(op);
     this.#admit(op);
     return promise;
   }
