@@ -36,8 +36,8 @@ export class FileCore {
     readonly path: string,
     /** O_DIRECT: 0 for buffered I/O, else the alignment offsets and lengths need. */
     readonly alignment: number,
-    /** The Context's file operations, for the reads File.readInto queues itself (undefined: through ctx). */
-    readonly files?: FileOps,
+    /** The Context's file operations: the reads File.readInto queues itself, and the File's close. */
+    readonly files: FileOps,
   ) {}
 
   /** One more operation in flight on this file, until end(): what track() does for a promise. */

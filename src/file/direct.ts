@@ -53,9 +53,9 @@ async function statxAlignment(files: FileOps, target: FilePath | number): Promis
  * only when the statx by path failed (an O_CREAT open racing it) is it asked again, of
  * the descriptor.
  */
-export function directAlignment(files: FileOps | undefined, path: FilePath): (fd: number) => Promise<number> {
-  const byPath = files ? statxAlignment(files, path) : Promise.resolve(DIRECT_ALIGNMENT);
-  return async (fd) => (await byPath) ?? (await statxAlignment(files!, fd)) ?? DIRECT_ALIGNMENT;
+export function directAlignment(files: FileOps, path: FilePath): (fd: number) => Promise<number> {
+  const byPath = statxAlignment(files, path);
+  return async (fd) => (await byPath) ?? (await statxAlignment(files, fd)) ?? DIRECT_ALIGNMENT;
 }
 
 export function alignDown(value: number, alignment: number): number {

@@ -48,7 +48,7 @@ type Data = string | ArrayBufferView | ArrayBufferLike;
 
 /** Backstop for a File dropped without close(): its descriptor still goes back, through its Context. */
 const dropped = new FinalizationRegistry<{ ctx: Context; fd: number }>(({ ctx, fd }) => {
-  if (!ctx.closing) fileOpsOf(ctx)?.closeFile(fd).catch(() => {});
+  if (!ctx.closing) fileOpsOf(ctx).closeFile(fd).catch(() => {});
 });
 
 let makeFile: (core: FileCore) => File;
@@ -148,7 +148,7 @@ export class File {
     const length = own.bytes.length;
     const at = offset === undefined ? this.#reserve(length) : Number(offset);
     let got: number;
-    if (core.alignment || !core.files) {
+    if (core.alignment) {
       got = await core.readInto(own.bytes, at);
     } else {
       core.begin();
@@ -289,8 +289,7 @@ export class File {
     dropped.unregister(this);
     await core.idle();
     // A closed or closing Context gives back its Files' descriptors itself (see Scheduler.#closeFilesLeft).
-    if (core.files) await core.files.closeFile(core.fd);
-    else await core.ctx.closeFd(core.fd);
+    await core.files.closeFile(core.fd);
   }
 
   /** The position for a call taking `length` bytes; the position moves past them. */
@@ -350,7 +349,8 @@ export async function open(path: string | Buffer | URL, flags?: string | number,
   const { mode, direct, context } = openOptions(options);
   const ctx = context ?? defaultContext();
   const opening = ctx.open(path, direct ? parsedFlags | constants.O_DIRECT : parsedFlags, mode);
-  const alignmentOf = direct ? directAlignment(fileOpsOf(ctx), checked) : undefined;
+  const files = fileOpsOf(ctx);
+  const alignmentOf = direct ? directAlignment(files, checked) : undefined;
   let fd: number;
   try {
     fd = await opening;
@@ -358,6 +358,6 @@ export async function open(path: string | Buffer | URL, flags?: string | number,
     throw direct && (error as { code?: string }).code === "EINVAL" ? directRefused(error as Error, checked.shown) : error;
   }
   const alignment = alignmentOf ? await alignmentOf(fd) : 0;
-  fileOpsOf(ctx)?.adopt(fd);
-  return makeFile(new FileCore(ctx, fd, checked.shown, alignment, fileOpsOf(ctx)));
+  files.adopt(fd);
+  return makeFile(new FileCore(ctx, fd, checked.shown, alignment, files));
 }

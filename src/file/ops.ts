@@ -89,8 +89,11 @@ export function registerFileOps(ctx: object, ops: FileOps): void {
   opsOfContext.set(ctx, ops);
 }
 
-export function fileOpsOf(ctx: object): FileOps | undefined {
-  return opsOfContext.get(ctx);
+/** The file operations of `ctx`: every Context registers its own in its constructor. */
+export function fileOpsOf(ctx: object): FileOps {
+  const ops = opsOfContext.get(ctx);
+  if (!ops) throw new Error("caio: a Context without its file operations (a bug in caio)");
+  return ops;
 }
 
 export class FileOps {
@@ -227,15 +230,15 @@ export class FileOps {
    * did): then the number may already belong to someone else.
    */
   async closeFile(fd: number): Promise<void> {
-    await this.scheduler.drained(fd);
-    if (!this.scheduler.filesFds.delete(fd)) return;
-    const result = await this.scheduler.enqueueFile(OP_CLOSE, fd, 0, null, NO_OPTIONS);
+    const result = await this.closeRaw(fd, true);
     if (result < 0) throw systemError(result, "close");
   }
 
-  async closeRaw(fd: number): Promise<number> {
+  /** close(2) once this context's operations on fd are done; with `onlyFiles`, 0 without closing when fd is no File's. */
+  async closeRaw(fd: number, onlyFiles = false): Promise<number> {
     await this.scheduler.drained(fd);
-    this.scheduler.filesFds.delete(fd); // before the CLOSE: its number may come back for another file
+    // Before the CLOSE: its number may come back for another file.
+    if (!this.scheduler.filesFds.delete(fd) && onlyFiles) return 0;
     return this.scheduler.enqueueFile(OP_CLOSE, fd, 0, null, NO_OPTIONS);
   }
 
