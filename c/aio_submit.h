@@ -126,14 +126,7 @@ static uint32_t prepare(struct aio_backend *b, const struct caio_op *ops, uint32
 /* Hands the pool's ops among ops[0..n) to it and records the ones completed at submit time. */
 static void dispatch_rest(struct aio_backend *b, const struct caio_op *ops, uint32_t n)
 {
-	for (uint32_t i = 0; i < n; i++) {
-		uint32_t slot = ops[i].user_data;
-
-		if (b->via[slot] == VIA_EARLY)
-			complete_early(b, slot, b->early_res[slot]);
-		else if (b->via[slot] == VIA_SYNC)
-			complete_early(b, slot, fileop_run(&ops[i]));
-	}
+	complete_at_submit(ops, n, b->via, b->early_res, VIA_EARLY, VIA_SYNC, b->refused, &b->refused_count);
 	if (b->pool.started > 0 && workers_submit_routed(&b->pool, ops, n, b->via, VIA_POOL) > 0)
 		b->submit_calls++;
 }

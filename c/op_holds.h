@@ -76,6 +76,25 @@ static __attribute__((unused)) void early_push(struct caio_done *queued, uint32_
 	(*count)++;
 }
 
+/*
+ * Queues the ops of ops[0..n) the submitting call completes itself: those marked
+ * `early` in via[] (refused) with their early_res[], those marked `sync` (a file op
+ * nothing else can run) by running them here.
+ */
+static __attribute__((unused)) void complete_at_submit(const struct caio_op *ops, uint32_t n, const uint8_t *via,
+							const int32_t *early_res, uint8_t early, uint8_t sync,
+							struct caio_done *queued, uint32_t *count)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t slot = ops[i].user_data;
+
+		if (via[slot] == early)
+			early_push(queued, count, slot, early_res[slot]);
+		else if (via[slot] == sync)
+			early_push(queued, count, slot, fileop_run(&ops[i]));
+	}
+}
+
 /* Moves up to `max` of queued[0..*count) into out[], oldest first; returns how many. */
 static __attribute__((unused)) uint32_t early_take(struct caio_done *queued, uint32_t *count, struct caio_done *out,
 						   uint32_t max)

@@ -114,12 +114,6 @@ static uint32_t ring_op_index(struct uring_backend *b, const struct caio_op *ops
 	return first;
 }
 
-/* Queues a completion made by the submitting call; the next reap hands it out. */
-static void complete_early(struct uring_backend *b, uint32_t slot, int32_t res)
-{
-	early_push(b->refused, &b->refused_count, slot, res);
-}
-
 /*
  * Submits a prefix of ops[0..n): the ring ops among the first ones, at most `room`,
  * in one io_uring_enter, and the pool's ones before the first ring op the kernel
@@ -143,14 +137,7 @@ static int submit_chunk(struct uring_backend *b, const struct caio_op *ops, uint
 	}
 	if (end > 0 && b->pool.started > 0 && workers_submit_routed(&b->pool, ops, end, b->via, VIA_POOL) > 0)
 		b->submit_calls++;
-	for (uint32_t i = 0; i < end; i++) {
-		uint32_t slot = ops[i].user_data;
-
-		if (b->via[slot] == VIA_EARLY)
-			complete_early(b, slot, b->early_res[slot]);
-		else if (b->via[slot] == VIA_SYNC)
-			complete_early(b, slot, fileop_run(&ops[i]));
-	}
+	complete_at_submit(ops, end, b->via, b->early_res, VIA_EARLY, VIA_SYNC, b->refused, &b->refused_count);
 	if (end == 0)
 		return ret < 0 ? ret : -EAGAIN;
 	return (int)end;
